@@ -4,7 +4,8 @@
 //! Martin's noise estimator): speech has gaps between words that dip to the noise level, so
 //! the minimum tracks steady noise (fans, line hiss, hum) within 3 s, while speech, which rises
 //! and falls syllable by syllable, stays well above it. It cannot tell speech from other sounds of
-//! the same level: it is the fallback when the Silero model is not wanted.
+//! the same level (a cadenced busy tone passes for speech): it is the fallback when the Silero
+//! model is not wanted.
 
 /// Frames whose level is below this are never speech, whatever the floor (dBFS).
 const ABSOLUTE_FLOOR_DB: f32 = -55.0;
@@ -15,12 +16,12 @@ const SLOPE_DB: f32 = 2.0;
 /// Frames per block (200 ms) and blocks in the floor window (3 s).
 const BLOCK_FRAMES: u32 = 10;
 const BLOCKS: usize = 15;
-/// Level assumed before anything is heard: a quiet line.
-const INITIAL_FLOOR_DB: f32 = -70.0;
 
 #[derive(Clone, Debug)]
 pub struct EnergyVad {
-    /// Minimum level of each of the last [`BLOCKS`] blocks, oldest overwritten first.
+    /// Minimum level of each of the last [`BLOCKS`] blocks, oldest overwritten first; `MAX`
+    /// until the block has been heard, so the floor is learned from the call itself rather
+    /// than assumed (an assumed quiet floor made the first seconds of line noise "speech").
     block_min: [f32; BLOCKS],
     next_block: usize,
     current_min: f32,
@@ -31,7 +32,7 @@ pub struct EnergyVad {
 impl Default for EnergyVad {
     fn default() -> Self {
         Self {
-            block_min: [INITIAL_FLOOR_DB; BLOCKS],
+            block_min: [f32::MAX; BLOCKS],
             next_block: 0,
             current_min: f32::MAX,
             frames_in_block: 0,
@@ -96,6 +97,16 @@ mod tests {
         assert!(last < 0.1, "steady noise still speech: {last}");
         let p = v.push(&noise(&mut seed, 0.5));
         assert!(p > 0.9, "20 dB burst not speech: {p}");
+    }
+
+    #[test]
+    fn noise_from_the_first_frame_is_not_speech() {
+        let mut v = EnergyVad::default();
+        let mut seed = 7;
+        for i in 0..100 {
+            let p = v.push(&noise(&mut seed, 0.05));
+            assert!(p < 0.5, "frame {i}: {p}");
+        }
     }
 
     #[test]
