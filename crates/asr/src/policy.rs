@@ -6,6 +6,9 @@ use types::MediaTime;
 #[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AsrConfig {
+    /// Whisper model: "tiny.en" (English, 78 MB, fastest) or "base" (multilingual, 148 MB,
+    /// about 2-3x slower, more accurate). Default "tiny.en".
+    pub model: String,
     /// Threads one decode uses. Default 2.
     pub threads: u16,
     /// Spoken language (ISO 639-1); English-only models ignore it. Default "en".
@@ -33,6 +36,7 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         Self {
+            model: "tiny.en".to_owned(),
             threads: 2,
             language: "en".to_owned(),
             partial_interval_ms: 1_000,
@@ -43,6 +47,9 @@ impl Default for AsrConfig {
         }
     }
 }
+
+/// Whisper models the set-up tool builds.
+pub const MODELS: [&str; 2] = ["tiny.en", "base"];
 
 /// A setting outside its valid range, named by its field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,6 +62,9 @@ pub struct AsrConfigError {
 impl AsrConfig {
     pub fn validate(&self) -> Result<(), AsrConfigError> {
         let err = |field, reason: &str| Err(AsrConfigError { field, reason: reason.to_owned() });
+        if !MODELS.contains(&self.model.as_str()) {
+            return err("model", "must be \"tiny.en\" or \"base\"");
+        }
         if self.threads == 0 || self.threads > 64 {
             return err("threads", "must be between 1 and 64");
         }
@@ -137,6 +147,8 @@ mod tests {
     fn bad_settings_are_named() {
         let c = AsrConfig { language: "english".into(), ..Default::default() };
         assert_eq!(c.validate().unwrap_err().field, "language");
+        let c = AsrConfig { model: "large".into(), ..Default::default() };
+        assert_eq!(c.validate().unwrap_err().field, "model");
         let c = AsrConfig { threads: 0, ..Default::default() };
         assert_eq!(c.validate().unwrap_err().field, "threads");
         assert!(AsrConfig::default().validate().is_ok());

@@ -34,6 +34,9 @@ enum Command {
         /// Voice activity detector.
         #[arg(long, value_enum)]
         vad: Option<Vad>,
+        /// Whisper model: tiny.en (default) or base (needs `tools/fetch_models.py --with-base`).
+        #[arg(long)]
+        model: Option<String>,
         /// Text that biases recognition toward a vocabulary.
         #[arg(long)]
         prompt: Option<String>,
@@ -52,7 +55,7 @@ enum Vad {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Transcribe { files, json, partials, vad, prompt, config } => {
+        Command::Transcribe { files, json, partials, vad, model, prompt, config } => {
             let mut graph = match config.as_deref().map(attendant_worker::load_graph_config).transpose() {
                 Ok(c) => c.unwrap_or_default(),
                 Err(e) => {
@@ -65,6 +68,13 @@ fn main() -> ExitCode {
                     Vad::Silero => VadKind::Silero,
                     Vad::Energy => VadKind::Energy,
                 };
+            }
+            if let Some(m) = model {
+                graph.asr.model = m;
+                if let Err(e) = attendant_worker::validate(&graph) {
+                    eprintln!("error: --model: {e}");
+                    return ExitCode::from(2);
+                }
             }
             if !partials {
                 // Partials cost a decode each; the command prints them only when asked.

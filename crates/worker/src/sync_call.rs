@@ -29,7 +29,8 @@ impl Engines {
             }
             VadKind::Energy => None,
         };
-        let whisper = WhisperModel::load(&models.require(ModelFile::WhisperTinyEn)?)?;
+        let file = if config.asr.model == "base" { ModelFile::WhisperBase } else { ModelFile::WhisperTinyEn };
+        let whisper = WhisperModel::load(&models.require(file)?)?;
         let decoder = whisper.decoder(config.asr.clone())?;
         Ok(Self { silero, decoder })
     }

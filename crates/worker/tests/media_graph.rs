@@ -223,6 +223,22 @@ fn initial_prompt_is_used_and_never_leaks_into_text() {
     assert_eq!(word_errors(&normalize(&f.text), &normalize(&text)), 0, "{text}");
 }
 
+/// The multilingual base model, converted from its two-part package, loads and transcribes
+/// 8 kHz telephone audio.
+#[test]
+fn base_model_transcribes_telephone_audio() {
+    let mut config = GraphConfig::default();
+    config.asr.model = "base".to_owned();
+    let mut engines = attendant_worker::sync_call::Engines::load(&support::model_dir(), &config).expect("base model: python3 tools/fetch_models.py --with-base");
+    for path in ["ivr/charge-question.8k-ulaw.wav", "multiturn/balance-confirm.8k-ulaw.wav"] {
+        let f = fixtures().into_iter().find(|f| f.path == path).expect("fixture");
+        let produced = transcribe_file(&f.file(), &mut engines, &config, None).expect("transcribe");
+        let text = finals(&produced).iter().map(|t| t.recognition.text.clone()).collect::<Vec<_>>().join(" ");
+        let errors = word_errors(&normalize(&f.text), &normalize(&text));
+        assert!(errors <= 1, "{path}: {text:?}");
+    }
+}
+
 /// A long monologue is cut at the configured maximum turn length and nothing is lost.
 #[test]
 fn max_turn_length_splits_a_long_turn() {
