@@ -235,7 +235,9 @@ def inputs_of(out: Output, packages: dict[str, Package]) -> list[str]:
     """What the output is made from, for the stamp (and idempotence when not pinned)."""
     ins = [f"{packages[n].spec} sha256:{packages[n].sha256}" for n in out.packages()]
     if out.convert:
-        ins.append(f"tools/ct2_to_ggml.py sha256:{sha256_file(CONVERTER)}")
+        # The converter is the entry point plus its package: a change to either rebuilds.
+        for src in [CONVERTER, *sorted((TOOLS / "ggml_convert").glob("*.py"))]:
+            ins.append(f"{src.relative_to(TOOLS.parent)} sha256:{sha256_file(src)}")
     return ins
 
 

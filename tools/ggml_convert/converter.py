@@ -72,10 +72,10 @@ def convert(
             f"{'multilingual' if h.multilingual else 'gpt2'}.tiktoken ({want_tokens} tokens)"
         )
 
+    tmp = out.with_name(out.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
             write_ggml(f, h, (n_mel_rows, n_mel_cols), mel_bytes, tokens, pieces)
-        os.replace(tmp, out)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
