@@ -297,3 +297,86 @@ fn memory_per_call_is_under_one_megabyte() {
     assert!(bytes < 1 << 20, "{bytes} bytes per call");
     drop((graph, ingest));
 }
+
+/// Batching calls into one Silero inference changes nothing for any of them: the batched
+/// probabilities equal those of each stream run alone.
+#[test]
+fn batched_silero_matches_streams_run_alone() {
+    let paths = ["ivr/pay-bill.16k.wav", "negative/hum-5s.16k.wav", "ivr/outage.16k.wav"];
+    let audio: Vec<Vec<f32>> = paths
+        .iter()
+        .map(|p| {
+            let wav = codec::WavFile::open(&support::repo_root().join("testdata").join(p)).expect("fixture");
+            let mut out = vec![0.0; wav.data.len() / 2];
+            codec::decode(wav.format, &wav.data, &mut out).expect("decode");
+            out
+        })
+        .collect();
+    let frames = audio.iter().map(|a| a.len() / 320).min().expect("audio");
+    let mut engines = engines();
+    let silero = engines.silero.as_mut().expect("silero loaded");
+    let mut alone = vec![vec![]; paths.len()];
+    for (i, a) in audio.iter().enumerate() {
+        let mut s = vad::SileroStream::default();
+        for f in 0..frames {
+            s.push(&a[f * 320..(f + 1) * 320]);
+            if silero.infer(&mut [&mut s]).expect("infer") > 0 {
+                alone[i].push(s.probability());
+            }
+        }
+    }
+    let mut streams: Vec<vad::SileroStream> = (0..paths.len()).map(|_| vad::SileroStream::default()).collect();
+    let mut batched = vec![vec![]; paths.len()];
+    for f in 0..frames {
+        for (s, a) in streams.iter_mut().zip(&audio) {
+            s.push(&a[f * 320..(f + 1) * 320]);
+        }
+        let mut refs: Vec<&mut vad::SileroStream> = streams.iter_mut().collect();
+        if silero.infer(&mut refs).expect("infer") > 0 {
+            for (i, s) in streams.iter().enumerate() {
+                batched[i].push(s.probability());
+            }
+        }
+    }
+    for i in 0..paths.len() {
+        assert_eq!(alone[i].len(), batched[i].len());
+        let worst = alone[i].iter().zip(&batched[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{}: batched differs by {worst}", paths[i]);
+    }
+    // The speech file has speech and the hum has none, so the comparison compared something.
+    assert!(alone[0].iter().any(|&p| p > 0.9) && alone[1].iter().all(|&p| p < 0.5));
+}
+
+/// One whisper model, loaded once, serves decoders on two threads at the same time; each
+/// call's result is what it would be alone.
+#[test]
+fn one_shared_model_serves_concurrent_decoders() {
+    let model = asr::WhisperModel::load(&support::model_dir().require(attendant_worker::models::ModelFile::WhisperTinyEn).expect("model"))
+        .expect("load");
+    let clips: Vec<Vec<f32>> = ["ivr/reset-password.16k.wav", "ivr/upgrade-plan.16k.wav"]
+        .iter()
+        .map(|p| {
+            let wav = codec::WavFile::open(&support::repo_root().join("testdata").join(p)).expect("fixture");
+            let mut out = vec![0.0; wav.data.len() / 2];
+            codec::decode(wav.format, &wav.data, &mut out).expect("decode");
+            out
+        })
+        .collect();
+    let config = asr::AsrConfig { threads: 1, ..Default::default() };
+    let alone: Vec<String> = clips
+        .iter()
+        .map(|c| model.decoder(config.clone()).expect("decoder").recognize(c, None).expect("recognize").text)
+        .collect();
+    let together: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = clips
+            .iter()
+            .map(|c| {
+                let mut decoder = model.decoder(config.clone()).expect("decoder");
+                scope.spawn(move || decoder.recognize(c, None).expect("recognize").text)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    assert_eq!(alone, together);
+    assert_eq!(normalize(&alone[0]), normalize("I need to reset my password."));
+}
