@@ -27,7 +27,8 @@ pub struct AsrConfig {
     pub logprob_threshold: f32,
     /// Encoder positions added to those the audio fills (50 per second of audio). The window
     /// must extend well past the speech: with little margin tiny.en loops ("I want to pay my
-    /// bill. I want to pay my"). Measured over the speech fixtures (see benches/README.md): margin
+    /// bill. I want to pay my"). Measured over the speech fixtures (benches/README.md, "The
+    /// `audio_ctx` margin"): margin
     /// 64 gave 34 looping decodes, 128 gave 21, 192 gave 8, 256 gave 2, at a median decode of
     /// 134, 148, 161 and 185 ms. Default 256 (5.12 s).
     pub audio_ctx_margin: u16,

@@ -16,6 +16,9 @@ use crate::models::{ModelDir, ModelFile};
 pub struct Engines {
     pub silero: Option<SileroModel>,
     pub decoder: Decoder,
+    /// Turn audio handed to the decoder. One per decoder, not per call: it grows to the longest
+    /// turn (about 1 MB for 15 s), which a call must not carry.
+    audio: Vec<f32>,
 }
 
 impl Engines {
@@ -32,7 +35,7 @@ impl Engines {
         let file = if config.asr.model == "base" { ModelFile::WhisperBase } else { ModelFile::WhisperTinyEn };
         let whisper = WhisperModel::load(&models.require(file)?)?;
         let decoder = whisper.decoder(config.asr.clone())?;
-        Ok(Self { silero, decoder })
+        Ok(Self { silero, decoder, audio: Vec::new() })
     }
 }
 
@@ -62,14 +65,13 @@ pub enum Produced {
 pub struct SyncCall {
     graph: CallGraph,
     outputs: Vec<GraphOutput>,
-    audio: Vec<f32>,
     pending_end: Option<(TurnId, MediaTime, bool)>,
     prompt: Option<String>,
 }
 
 impl SyncCall {
     pub fn new(config: &GraphConfig, prompt: Option<String>) -> Self {
-        Self { graph: CallGraph::new(config), outputs: Vec::with_capacity(8), audio: Vec::new(), pending_end: None, prompt }
+        Self { graph: CallGraph::new(config), outputs: Vec::with_capacity(8), pending_end: None, prompt }
     }
 
     pub fn graph(&self) -> &CallGraph {
@@ -103,8 +105,8 @@ impl SyncCall {
                     produced.push(Produced::Event(event));
                 }
                 GraphOutput::Recognize(job) => {
-                    self.graph.job_audio(&mut self.audio);
-                    let recognition = engines.decoder.recognize(&self.audio, self.prompt.as_deref())?;
+                    self.graph.job_audio(&mut engines.audio);
+                    let recognition = engines.decoder.recognize(&engines.audio, self.prompt.as_deref())?;
                     let transcript = Transcript {
                         turn: job.turn,
                         text: recognition.text.clone(),
