@@ -53,10 +53,16 @@ impl WhisperModel {
         &self.path
     }
 
-    /// A decoder with its own state. Costs tens of MB: make one per compute thread.
+    /// A decoder with its own state, warmed up. Costs tens of MB: make one per compute thread.
+    ///
+    /// whisper.cpp sizes and allocates its compute buffers on a state's first decode, which made
+    /// the first turn after start-up about 1 s slower than the rest; one decode of silence here
+    /// moves that cost to start-up.
     pub fn decoder(self: &Arc<Self>, config: AsrConfig) -> Result<Decoder, AsrError> {
         let state = self.ctx.create_state().map_err(|e| AsrError::Model { path: self.path.display().to_string(), reason: e.to_string() })?;
-        Ok(Decoder { model: Arc::clone(self), state, config, padded: Vec::with_capacity(RATE * 31) })
+        let mut decoder = Decoder { model: Arc::clone(self), state, config, padded: Vec::with_capacity(RATE * 31) };
+        decoder.recognize(&[0.0; RATE], None)?;
+        Ok(decoder)
     }
 }
 

@@ -1,14 +1,26 @@
-//! Codecs of the ingest path: G.711 µ-law and A-law (ITU-T G.711), L16 (RFC 3551 §4.5.11) and
-//! the payload formats found in WAV files, decoded to `f32` into caller-owned buffers.
+//! Codecs of the ingest path and the outbound leg: G.711 µ-law and A-law (ITU-T G.711), G.722
+//! (ITU-T G.722, 64 kbit/s), Opus (RFC 6716, through libopus), L16 (RFC 3551 §4.5.11) and the
+//! payload formats found in WAV files, decoded to `f32` into caller-owned buffers.
 //!
-//! Every decoder is a pure function over slices: no state, no allocation. [`wav`] reads WAV files
-//! into their encoded payload so that a file can be streamed through the same per-frame decode
-//! path as a live call.
+//! The stateless formats are pure functions over slices ([`decode`], [`g711`], [`l16`]). The
+//! stateful codecs ([`g722`], [`opus`]) are `&mut self` state machines created once per stream;
+//! [`payload`] puts the RTP codecs behind one [`Decoder`] / [`Encoder`] pair named by a
+//! [`PayloadCodec`]. None of them allocates per frame. [`wav`] reads WAV files into their encoded
+//! payload so that a file can be streamed through the same per-frame decode path as a live call.
 
 pub mod g711;
+pub mod g722;
 pub mod l16;
+pub mod opus;
+pub mod payload;
 pub mod wav;
 
+#[cfg(test)]
+mod test_util;
+
+pub use g722::{G722Decoder, G722Encoder};
+pub use opus::{OpusDecoder, OpusEncoder, OpusError, OpusSettings};
+pub use payload::{CodecError, Decoder, Encoder, PayloadCodec};
 pub use wav::{SampleFormat, WavError, WavFile};
 
 /// The caller's output buffer does not match the input.
