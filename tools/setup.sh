@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake clang libclang-dev pkg-config libopus-dev)
+# sip-tester (sipp) is the SBC the integration tests place calls with.
+packages=(cmake clang libclang-dev pkg-config libopus-dev sip-tester)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

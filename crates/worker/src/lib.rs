@@ -4,6 +4,7 @@
 pub mod graph;
 pub mod ingest;
 pub mod models;
+pub mod serve;
 pub mod sync_call;
 pub mod transcribe;
 

@@ -44,6 +44,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run the worker: take calls from a SIP trunk (UDP and TCP), transcribe them, and write
+    /// call events. Without --config: SIP on 127.0.0.1:5060, calls from loopback only.
+    Serve {
+        /// Worker configuration (TOML): [sip], [rtp], [events], [compute], [graph], [[tenants]].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -55,6 +62,20 @@ enum Vad {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config } => {
+            let config = match config {
+                Some(path) => attendant_worker::serve::config::ServeConfig::load(&path),
+                None => Ok(attendant_worker::serve::config::ServeConfig::embedded_default()),
+            };
+            let result = config.and_then(|c| attendant_worker::serve::run(c, &ModelDir::locate()));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Transcribe { files, json, partials, vad, model, prompt, config } => {
             let mut graph = match config.as_deref().map(attendant_worker::load_graph_config).transpose() {
                 Ok(c) => c.unwrap_or_default(),

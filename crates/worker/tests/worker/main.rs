@@ -1,11 +1,13 @@
-//! The media graph on real recordings and real models: transcripts, turn boundaries, silence,
-//! partials, allocation and memory per call, and the `attendant transcribe` command line.
+//! The worker on real recordings, real models and a real SIP peer: transcripts, turn boundaries,
+//! silence, partials, allocation and memory per call, the `attendant transcribe` command line,
+//! and calls placed by sipp against `attendant serve` (`sip_calls`).
 //!
 //! One test binary on purpose: it links whisper.cpp once, and the models load once (see
 //! `support::engines`).
 
 mod alloc_count;
 mod cli;
+mod sip_calls;
 mod support;
 
 use attendant_worker::graph::{CallGraph, GraphConfig, GraphOutput, VadKind};

@@ -1,0 +1,312 @@
+//! `attendant serve` configuration: listen addresses, the RTP port range, where call events go,
+//! and the tenants (who may call, their limits, prompt and transfer rule, graph settings).
+//!
+//! TOML, `deny_unknown_fields` everywhere: a misspelt field is an error naming it. Values are
+//! checked once at load by [`ServeConfig::validate`], with errors that name the field's path.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+
+use crate::graph::GraphConfig;
+
+/// What `attendant serve` runs with when no `--config` is given: calls from loopback only.
+pub const EMBEDDED_DEFAULT: &str = r#"
+# Embedded default: SIP on 127.0.0.1:5060 (UDP and TCP), calls accepted from loopback only.
+[[tenants]]
+name = "loopback"
+sources = ["127.0.0.0/8", "::1/128"]
+"#;
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    #[serde(default)]
+    pub sip: SipConfig,
+    #[serde(default)]
+    pub rtp: RtpConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
+    #[serde(default)]
+    pub compute: ComputeConfig,
+    /// Graph settings for tenants that have none of their own.
+    #[serde(default)]
+    pub graph: GraphConfig,
+    pub tenants: Vec<TenantConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// UDP listen addresses. Default `127.0.0.1:5060`.
+    pub udp: Vec<SocketAddr>,
+    /// TCP listen addresses. Default `127.0.0.1:5060`.
+    pub tcp: Vec<SocketAddr>,
+    /// Host put in Via/Contact/SDP when the listen address is a wildcard. Default: the first
+    /// UDP listen address.
+    pub advertised_host: Option<String>,
+    /// Ring time: 180 Ringing at once, 200 OK after this many ms (the caller can still CANCEL).
+    /// Default 0.
+    pub answer_after_ms: u32,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060);
+        Self { udp: vec![loopback], tcp: vec![loopback], advertised_host: None, answer_after_ms: 0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtpConfig {
+    /// Address media sockets bind to. Default `127.0.0.1`.
+    pub address: IpAddr,
+    /// First port of the media range (even: RTP on even ports, RFC 3550 §11). Default 20000.
+    pub port_min: u16,
+    /// Last port of the media range. Default 20999.
+    pub port_max: u16,
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        Self { address: IpAddr::V4(Ipv4Addr::LOCALHOST), port_min: 20_000, port_max: 20_999 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// JSON-lines file the call events are appended to. Default none.
+    pub file: Option<PathBuf>,
+    /// Print events to standard output in a readable form. Default true.
+    pub stdout: bool,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { file: None, stdout: true }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeConfig {
+    /// Whisper decoders, each on its own thread with `asr.threads` threads. Default 1.
+    pub decoders: u16,
+    /// Recognition jobs that may wait for a decoder before new ones are refused. Default 32.
+    pub queue: u16,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self { decoders: 1, queue: 32 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: String,
+    /// SBC source addresses (CIDR) this tenant's calls may come from. Empty: any source.
+    #[serde(default)]
+    pub sources: Vec<IpNet>,
+    /// Domains (Request-URI or From host) this tenant's calls may be addressed from. Empty: any.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Concurrent calls; beyond it new calls get 503 with Retry-After. Default 50.
+    #[serde(default = "default_max_calls")]
+    pub max_calls: u32,
+    /// WAV prompt played when the call is answered. Default none.
+    #[serde(default)]
+    pub prompt: Option<PathBuf>,
+    /// A DTMF key that transfers the call (blind, SIP REFER). Default none.
+    #[serde(default)]
+    pub transfer: Option<TransferRule>,
+    /// This tenant's graph settings; default the top-level `[graph]`.
+    #[serde(default)]
+    pub graph: Option<GraphConfig>,
+}
+
+fn default_max_calls() -> u32 {
+    50
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRule {
+    /// The key: 0-9, *, #, A-D.
+    pub dtmf: String,
+    /// SIP or SIPS URI the caller is referred to.
+    pub target: String,
+}
+
+/// A setting that is wrong, named by its path (`tenants[1].transfer.target`).
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn error(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError { field: field.into(), reason: reason.into() }
+}
+
+impl ServeConfig {
+    /// Parses and validates a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).with_context(|| format!("config {}", path.display()))
+    }
+
+    /// Parses and validates configuration text; relative prompt paths resolve against `base`.
+    pub fn parse(text: &str, base: &Path) -> anyhow::Result<Self> {
+        let mut config: Self = toml::from_str(text)?;
+        for t in &mut config.tenants {
+            if let Some(p) = &mut t.prompt {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn embedded_default() -> Self {
+        // The embedded text is a constant checked by a test; it cannot fail to parse.
+        Self::parse(EMBEDDED_DEFAULT, Path::new(".")).unwrap_or_else(|e| unreachable!("embedded config: {e:#}"))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
+            return Err(error("sip", "needs at least one udp or tcp listen address"));
+        }
+        if self.sip.answer_after_ms > 60_000 {
+            return Err(error("sip.answer_after_ms", "must be at most 60000"));
+        }
+        let r = &self.rtp;
+        if r.port_min % 2 != 0 || r.port_min < 1024 || r.port_max <= r.port_min {
+            return Err(error("rtp.port_min", "must be even, at least 1024 and below rtp.port_max"));
+        }
+        if self.compute.decoders == 0 || self.compute.decoders > 64 {
+            return Err(error("compute.decoders", "must be between 1 and 64"));
+        }
+        crate::validate(&self.graph).map_err(|e| error("graph", e.to_string()))?;
+        if self.tenants.is_empty() {
+            return Err(error("tenants", "at least one tenant is needed"));
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            let at = |f: &str| format!("tenants[{i}].{f}");
+            if t.name.trim().is_empty() {
+                return Err(error(at("name"), "must not be empty"));
+            }
+            if self.tenants[..i].iter().any(|o| o.name == t.name) {
+                return Err(error(at("name"), format!("\"{}\" is used by an earlier tenant", t.name)));
+            }
+            if t.sources.is_empty() && t.domains.is_empty() {
+                return Err(error(at("sources"), "a tenant needs sources or domains (or both)"));
+            }
+            if t.max_calls == 0 {
+                return Err(error(at("max_calls"), "must be at least 1"));
+            }
+            if let Some(p) = &t.prompt {
+                codec::WavFile::open(p).map_err(|e| error(at("prompt"), format!("{}: {e}", p.display())))?;
+            }
+            if let Some(rule) = &t.transfer {
+                let key_ok = rule.dtmf.len() == 1 && rule.dtmf.chars().all(|c| "0123456789*#ABCD".contains(c));
+                if !key_ok {
+                    return Err(error(at("transfer.dtmf"), "must be one key: 0-9, *, #, A-D"));
+                }
+                if !(rule.target.starts_with("sip:") || rule.target.starts_with("sips:")) || rule.target.len() < 6 {
+                    return Err(error(at("transfer.target"), "must be a sip: or sips: URI"));
+                }
+            }
+            if let Some(g) = &t.graph {
+                crate::validate(g).map_err(|e| error(at("graph"), e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The tenant a call belongs to: the first whose sources contain `source` (when it lists
+    /// sources) and whose domains contain `domain` (when it lists domains).
+    pub fn tenant_for(&self, source: IpAddr, domain: Option<&str>) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| {
+            let source_ok = t.sources.is_empty() || t.sources.iter().any(|net| net.contains(&source));
+            let domain_ok = t.domains.is_empty()
+                || domain.is_some_and(|d| t.domains.iter().any(|allowed| allowed.eq_ignore_ascii_case(d)));
+            source_ok && domain_ok
+        })
+    }
+
+    /// The graph settings of `tenant`.
+    pub fn graph_for<'a>(&'a self, tenant: &'a TenantConfig) -> &'a GraphConfig {
+        tenant.graph.as_ref().unwrap_or(&self.graph)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ServeConfig> {
+        ServeConfig::parse(text, Path::new("."))
+    }
+
+    #[test]
+    fn embedded_default_accepts_loopback_only() {
+        let c = ServeConfig::embedded_default();
+        assert_eq!(c.sip.udp, vec!["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.sip.tcp, vec!["127.0.0.1:5060".parse().unwrap()]);
+        assert!(c.tenant_for("127.0.0.1".parse().unwrap(), None).is_some());
+        assert!(c.tenant_for("::1".parse().unwrap(), None).is_some());
+        assert!(c.tenant_for("192.0.2.7".parse().unwrap(), None).is_none());
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = parse("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\nmax_cals = 3\n").unwrap_err();
+        assert!(format!("{e:#}").contains("max_cals"), "{e:#}");
+        let e = parse("[rtp]\nport_mn = 3\n[[tenants]]\nname = \"a\"\nsources = []\n").unwrap_err();
+        assert!(format!("{e:#}").contains("port_mn"), "{e:#}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_path() {
+        let cases = [
+            ("[[tenants]]\nname = \"a\"\n", "tenants[0].sources"),
+            ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n[[tenants]]\nname = \"a\"\ndomains = [\"x\"]\n", "tenants[1].name"),
+            ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\ntransfer = { dtmf = \"00\", target = \"sip:x@y\" }\n", "tenants[0].transfer.dtmf"),
+            ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\ntransfer = { dtmf = \"0\", target = \"tel:+1\" }\n", "tenants[0].transfer.target"),
+            ("[rtp]\nport_min = 20001\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "rtp.port_min"),
+            ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\nprompt = \"/nonexistent.wav\"\n", "tenants[0].prompt"),
+            ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n[tenants.graph.endpointer]\nthreshold = 2.0\n", "tenants[0].graph"),
+        ];
+        for (text, field) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(format!("{e:#}").contains(field), "{field}: {e:#}");
+        }
+        let e = parse("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.300/8\"]\n").unwrap_err();
+        assert!(format!("{e:#}").contains("sources"), "{e:#}");
+    }
+
+    #[test]
+    fn tenants_match_by_source_and_domain() {
+        let c = parse(
+            "[[tenants]]\nname = \"acme\"\nsources = [\"198.51.100.0/24\"]\ndomains = [\"acme.example\"]\n\
+             [[tenants]]\nname = \"any-from-sbc\"\nsources = [\"198.51.100.0/24\"]\n\
+             [[tenants]]\nname = \"by-domain\"\ndomains = [\"globex.example\"]\n",
+        )
+        .unwrap();
+        let ip = "198.51.100.9".parse().unwrap();
+        assert_eq!(c.tenant_for(ip, Some("ACME.example")).unwrap().name, "acme");
+        assert_eq!(c.tenant_for(ip, Some("other.example")).unwrap().name, "any-from-sbc");
+        assert_eq!(c.tenant_for("203.0.113.1".parse().unwrap(), Some("globex.example")).unwrap().name, "by-domain");
+        assert!(c.tenant_for("203.0.113.1".parse().unwrap(), Some("acme.example")).is_none());
+    }
+}

@@ -1,0 +1,459 @@
+//! Call control: the task that owns the SIP core and the call table.
+//!
+//! It admits or refuses calls (tenant by source and domain, per-tenant limits), answers the SDP
+//! offer, sets up each call's media on the media engine, follows re-INVITEs, runs the tenant's
+//! transfer rule (a DTMF key that REFERs the call with its context), and reports every step as a
+//! call event.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read as _;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context as _;
+use serde_json::json;
+use sip::core::{CallHandle, Config as CoreConfig, IncomingCall, Input, Output, SipEvent, UasCore};
+use sip::refer::ReferOptions;
+use sip::sdp::{answer, LocalMedia, Negotiated};
+use sip::sdp::SessionDescription;
+use sip::uri::{Host, Uri};
+use sip::{Header, StatusCode};
+use tokio::sync::mpsc;
+
+use super::config::{ServeConfig, TenantConfig};
+use super::events::EventSink;
+use super::media::{MediaCall, MediaCommand, MediaNotice};
+use super::pool::RecognitionPool;
+use super::prompt::PromptCache;
+use super::transport::{Inbound, Transports};
+use crate::graph::CallGraph;
+
+/// Seconds a caller refused for load is told to wait (503 Retry-After, RFC 3261 §20.33).
+const RETRY_AFTER_SECS: u32 = 30;
+/// Event tag for things that happen outside any call.
+const NO_CALL: &str = "-";
+
+struct CallInfo {
+    call_id: String,
+    tenant: String,
+    started: Instant,
+    rtp_port: u16,
+    local: LocalMedia,
+    local_sdp: SessionDescription,
+    codec: sip::sdp::Codec,
+    transferring: bool,
+}
+
+pub struct Control {
+    config: Arc<ServeConfig>,
+    transports: Transports,
+    core: UasCore,
+    media: std::sync::mpsc::Sender<MediaCommand>,
+    pools: HashMap<String, Arc<RecognitionPool>>,
+    sink: Arc<EventSink>,
+    calls: HashMap<CallHandle, CallInfo>,
+    by_call_id: HashMap<String, CallHandle>,
+    per_tenant: HashMap<String, u32>,
+    ports_in_use: HashSet<u16>,
+    prompts: PromptCache,
+    next_timeout: Option<Instant>,
+    /// Calls ringing until their answer time, with their media ready to start.
+    ringing: Vec<(Instant, CallHandle, Box<MediaCall>)>,
+}
+
+impl Control {
+    pub fn new(
+        config: Arc<ServeConfig>,
+        transports: Transports,
+        media: std::sync::mpsc::Sender<MediaCommand>,
+        pools: HashMap<String, Arc<RecognitionPool>>,
+        sink: Arc<EventSink>,
+    ) -> anyhow::Result<Self> {
+        let first = transports.udp_addrs().into_iter().chain(transports.tcp_addrs()).next().context("no SIP listen address")?;
+        let host = match &config.sip.advertised_host {
+            Some(h) => sip::uri::parse_hostport(h).map(|(h, _)| h).map_err(|e| anyhow::anyhow!("sip.advertised_host: {e}"))?,
+            None => Host::from(first.ip()),
+        };
+        let core = UasCore::new(CoreConfig::new(host, first.port(), random_u64()));
+        Ok(Self {
+            config,
+            transports,
+            core,
+            media,
+            pools,
+            sink,
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            per_tenant: HashMap::new(),
+            ports_in_use: HashSet::new(),
+            prompts: PromptCache::default(),
+            next_timeout: None,
+            ringing: Vec::new(),
+        })
+    }
+
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut notices: mpsc::UnboundedReceiver<MediaNotice>) -> anyhow::Result<()> {
+        loop {
+            self.answer_due(Instant::now());
+            self.drain().await;
+            let next_answer = self.ringing.iter().map(|(at, _, _)| *at).min();
+            let wake = match (self.next_timeout, next_answer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .map(tokio::time::Instant::from_std);
+            let sleep = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = inbound.recv() => {
+                    let Some(msg) = msg else { return Ok(()) };
+                    let input = Input { transport: msg.transport, source: msg.source, data: &msg.data };
+                    self.core.handle_input(Instant::now(), input);
+                }
+                notice = notices.recv() => {
+                    let Some(notice) = notice else { return Ok(()) };
+                    self.on_notice(notice);
+                }
+                () = sleep => self.core.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    /// Carries out everything the core has for us.
+    async fn drain(&mut self) {
+        self.next_timeout = None;
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Transmit(t) => {
+                    if let Err(e) = self.transports.send(t.transport, t.destination, t.data).await {
+                        self.sink.emit(NO_CALL, NO_CALL, &json!({"event": "send_failed", "destination": t.destination.to_string(), "error": e.to_string()}));
+                    }
+                }
+                Output::Event(event) => self.on_event(event),
+                // The core reports its next deadline once nothing else is pending, and keeps
+                // reporting it: it ends the drain.
+                Output::Timeout(at) => {
+                    self.next_timeout = Some(at);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SipEvent) {
+        let now = Instant::now();
+        match event {
+            SipEvent::IncomingCall(incoming) => self.admit(incoming, now),
+            SipEvent::CallAnswered { call } => self.emit(call, json!({"event": "call_answered"})),
+            SipEvent::Cancelled { call } => self.emit(call, json!({"event": "call_cancelled"})),
+            SipEvent::CallEnded { call, reason } => {
+                if let Some(info) = self.calls.remove(&call) {
+                    // Cancelled while ringing: its media never started.
+                    self.ringing.retain(|(_, c, _)| *c != call);
+                    let _ = self.media.send(MediaCommand::Remove { call_id: info.call_id.clone() });
+                    self.by_call_id.remove(&info.call_id);
+                    self.ports_in_use.remove(&info.rtp_port);
+                    if let Some(n) = self.per_tenant.get_mut(&info.tenant) {
+                        *n = n.saturating_sub(1);
+                    }
+                    let event = json!({
+                        "event": "call_ended",
+                        "reason": format!("{reason:?}"),
+                        "duration_ms": info.started.elapsed().as_millis() as u64,
+                    });
+                    self.sink.emit(&info.call_id, &info.tenant, &event);
+                }
+            }
+            SipEvent::ReInvite { call, offer, refresh } => self.reinvite(call, offer, refresh, now),
+            SipEvent::TransferProgress { call, status } => {
+                self.emit(call, json!({"event": "transfer_progress", "status": status.0}));
+            }
+            SipEvent::TransferResult { call, ok, status } => {
+                self.emit(call, json!({"event": "transfer_result", "ok": ok, "status": status.map(|s| s.0)}));
+                if let Some(info) = self.calls.get_mut(&call) {
+                    info.transferring = false;
+                }
+                if ok {
+                    // The caller is with the target now: our leg is done (RFC 5589 §6.1).
+                    let _ = self.core.hangup(call, now);
+                }
+            }
+            SipEvent::Malformed { source, error, answered } => self.sink.emit(
+                NO_CALL,
+                NO_CALL,
+                &json!({"event": "sip_malformed", "source": source.to_string(), "error": error.to_string(), "answered": answered}),
+            ),
+            SipEvent::Refused { source, method, status } => self.sink.emit(
+                NO_CALL,
+                NO_CALL,
+                &json!({"event": "sip_refused", "source": source.to_string(), "method": method, "status": status.0}),
+            ),
+        }
+    }
+
+    /// Answers the calls whose ring time is over and starts their media.
+    fn answer_due(&mut self, now: Instant) {
+        while let Some(i) = self.ringing.iter().position(|(at, _, _)| *at <= now) {
+            let (_, call, media) = self.ringing.swap_remove(i);
+            let Some(info) = self.calls.get(&call) else { continue };
+            let sdp = info.local_sdp.clone();
+            match self.core.accept(call, &sdp, now) {
+                Ok(()) => {
+                    if self.media.send(MediaCommand::Add(media)).is_err() {
+                        let _ = self.core.hangup(call, now);
+                    }
+                }
+                Err(e) => self.emit(call, json!({"event": "call_failed", "error": e.to_string()})),
+            }
+        }
+    }
+
+    fn emit(&self, call: CallHandle, event: serde_json::Value) {
+        match self.calls.get(&call) {
+            Some(info) => self.sink.emit(&info.call_id, &info.tenant, &event),
+            None => self.sink.emit(&call.to_string(), NO_CALL, &event),
+        }
+    }
+
+    /// Tenant, limit, offer, port, media: any failure refuses the call with the right status.
+    fn admit(&mut self, incoming: IncomingCall, now: Instant) {
+        let call = incoming.call;
+        let call_id = incoming.call_id.clone();
+        let domain = incoming.request_uri.as_sip().map(|u| u.host.to_string());
+        let from_domain = incoming.from.uri.as_sip().map(|u| u.host.to_string());
+        let config = Arc::clone(&self.config);
+        let tenant = config
+            .tenant_for(incoming.source.ip(), domain.as_deref())
+            .or_else(|| config.tenant_for(incoming.source.ip(), from_domain.as_deref()));
+        let Some(tenant) = tenant else {
+            let _ = self.core.reject(call, StatusCode::FORBIDDEN, Vec::new(), now);
+            let event = json!({"event": "call_refused", "status": 403, "reason": "unknown source", "source": incoming.source.to_string()});
+            self.sink.emit(&call_id, NO_CALL, &event);
+            return;
+        };
+        let active = self.per_tenant.get(&tenant.name).copied().unwrap_or(0);
+        if active >= tenant.max_calls {
+            let retry = vec![Header::new("Retry-After", RETRY_AFTER_SECS.to_string())];
+            let _ = self.core.reject(call, StatusCode::SERVICE_UNAVAILABLE, retry, now);
+            let event = json!({"event": "call_refused", "status": 503, "reason": "tenant call limit", "limit": tenant.max_calls});
+            self.sink.emit(&call_id, &tenant.name, &event);
+            return;
+        }
+        match self.set_up(&incoming, tenant) {
+            Ok((info, media)) => {
+                let _ = self.core.ringing(call, now);
+                let answer_at = now + std::time::Duration::from_millis(u64::from(self.config.sip.answer_after_ms));
+                self.ringing.push((answer_at, call, media));
+                let event = json!({
+                    "event": "call_started",
+                    "from": incoming.from.uri.to_string(),
+                    "to": incoming.to.uri.to_string(),
+                    "source": incoming.source.to_string(),
+                    "transport": format!("{:?}", incoming.transport),
+                    "codec": info.codec.encoding(),
+                    "rtp_port": info.rtp_port,
+                });
+                self.sink.emit(&call_id, &tenant.name, &event);
+                *self.per_tenant.entry(tenant.name.clone()).or_insert(0) += 1;
+                self.by_call_id.insert(call_id, call);
+                self.calls.insert(call, info);
+            }
+            Err((status, reason)) => {
+                let _ = self.core.reject(call, status, Vec::new(), now);
+                self.sink.emit(&call_id, &tenant.name, &json!({"event": "call_refused", "status": status.0, "reason": reason}));
+            }
+        }
+    }
+
+    /// Answers the offer and starts the call's media.
+    fn set_up(&mut self, incoming: &IncomingCall, tenant: &TenantConfig) -> Result<(CallInfo, Box<MediaCall>), (StatusCode, String)> {
+        let unavailable = |e: String| (StatusCode::SERVICE_UNAVAILABLE, e);
+        let Some(offer) = &incoming.offer else {
+            return Err((StatusCode::NOT_ACCEPTABLE_HERE, "INVITE without an SDP offer is not supported".into()));
+        };
+        let (socket, port) = self.bind_rtp().map_err(|e| unavailable(e.to_string()))?;
+        let mut random = [0u8; 46];
+        fill_random(&mut random);
+        let mut local = LocalMedia::new(self.config.rtp.address, port);
+        let mut key = [0u8; 30];
+        key.copy_from_slice(&random[..30]);
+        local.srtp_key = Some(key);
+        local.session_id = u64::from_be_bytes(random[30..38].try_into().unwrap_or_default()) >> 1;
+        let answered = answer(offer, &local).map_err(|e| (e.status(), e.to_string()))?;
+        let neg = &answered.negotiated;
+        let session = rtp_session(neg, &random[38..46]).map_err(|e| (StatusCode::NOT_ACCEPTABLE_HERE, e.to_string()))?;
+        let codec = codec::PayloadCodec::from_encoding_name(neg.codec.codec.encoding())
+            .ok_or_else(|| (StatusCode::NOT_ACCEPTABLE_HERE, format!("codec {} has no decoder", neg.codec.codec.encoding())))?;
+        let graph_config = self.config.graph_for(tenant);
+        let pool = self.pools.get(&graph_config.asr.model).cloned().ok_or_else(|| unavailable("no recognizer for the tenant's model".into()))?;
+        let prompt = match &tenant.prompt {
+            Some(path) => {
+                let rate = codec.sample_rate();
+                Some(self.prompts.get(path, rate).map_err(|e| unavailable(format!("{e:#}")))?)
+            }
+            None => None,
+        };
+        let media = MediaCall {
+            call_id: incoming.call_id.clone(),
+            tenant: tenant.name.clone(),
+            socket,
+            session,
+            codec,
+            graph: CallGraph::new(graph_config),
+            prompt,
+            recognition_prompt: graph_config.asr.initial_prompt.clone(),
+            pool,
+        };
+        self.ports_in_use.insert(port);
+        let info = CallInfo {
+            call_id: incoming.call_id.clone(),
+            tenant: tenant.name.clone(),
+            started: Instant::now(),
+            rtp_port: port,
+            local,
+            local_sdp: answered.sdp,
+            codec: neg.codec.codec,
+            transferring: false,
+        };
+        Ok((info, Box::new(media)))
+    }
+
+    /// The next free even port of the range (RTP on even ports, RFC 3550 §11).
+    fn bind_rtp(&self) -> anyhow::Result<(UdpSocket, u16)> {
+        let r = &self.config.rtp;
+        for port in (r.port_min..=r.port_max).step_by(2) {
+            if self.ports_in_use.contains(&port) {
+                continue;
+            }
+            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(r.address, port)) {
+                return Ok((socket, port));
+            }
+        }
+        anyhow::bail!("no free RTP port in {}-{}", r.port_min, r.port_max)
+    }
+
+    fn reinvite(&mut self, call: CallHandle, offer: Option<SessionDescription>, refresh: bool, now: Instant) {
+        let Some(info) = self.calls.get_mut(&call) else { return };
+        let Some(offer) = offer else {
+            // An offerless re-INVITE: our current session is the offer, in the 200.
+            let sdp = info.local_sdp.clone();
+            let _ = self.core.accept_reinvite(call, Some(&sdp), now);
+            return;
+        };
+        info.local.session_version += 1;
+        match answer(&offer, &info.local) {
+            Ok(a) => {
+                let direction = a.negotiated.direction.as_str();
+                let codec = a.negotiated.codec.codec;
+                let changed = codec != info.codec;
+                info.local_sdp = a.sdp;
+                let sdp = info.local_sdp.clone();
+                let _ = self.core.accept_reinvite(call, Some(&sdp), now);
+                let event = json!({"event": "reinvite", "refresh": refresh, "direction": direction, "codec": codec.encoding(), "codec_changed": changed});
+                self.emit(call, event);
+            }
+            Err(e) => {
+                let _ = self.core.reject_reinvite(call, e.status(), now);
+                self.emit(call, json!({"event": "reinvite_rejected", "error": e.to_string()}));
+            }
+        }
+    }
+
+    fn on_notice(&mut self, notice: MediaNotice) {
+        let MediaNotice::Dtmf { call_id, digit } = notice else { return };
+        let Some(&call) = self.by_call_id.get(&call_id) else { return };
+        let Some(info) = self.calls.get(&call) else { return };
+        let Some(tenant) = self.config.tenants.iter().find(|t| t.name == info.tenant) else { return };
+        let Some(rule) = &tenant.transfer else { return };
+        if info.transferring || !rule.dtmf.starts_with(digit) {
+            return;
+        }
+        let target = match Uri::parse(&rule.target) {
+            Ok(t) => t,
+            Err(e) => {
+                self.emit(call, json!({"event": "transfer_failed", "error": e.to_string()}));
+                return;
+            }
+        };
+        let context = format!("call={};tenant={};reason=dtmf;key={digit}", info.call_id, info.tenant);
+        // RFC 7433: hex-encoded User-to-User data; purpose names the kind of context.
+        let uui = format!("{};encoding=hex;purpose=call-context", hex(context.as_bytes()));
+        let options = ReferOptions {
+            referred_by: Some(format!("<sip:attendant@{}>", self.core.config().local_host)),
+            headers: vec![
+                Header::new("User-to-User", uui.clone()),
+                Header::new("X-Attendant-Call-Id", info.call_id.clone()),
+                Header::new("X-Attendant-Tenant", info.tenant.clone()),
+                Header::new("X-Attendant-Reason", format!("dtmf {digit}")),
+            ],
+            refer_to_headers: vec![("User-to-User".into(), uui)],
+        };
+        let target_text = rule.target.clone();
+        match self.core.refer(call, &target, options, Instant::now()) {
+            Ok(()) => {
+                if let Some(info) = self.calls.get_mut(&call) {
+                    info.transferring = true;
+                }
+                self.emit(call, json!({"event": "transfer_started", "target": target_text, "trigger": format!("dtmf {digit}")}));
+            }
+            Err(e) => self.emit(call, json!({"event": "transfer_failed", "error": e.to_string()})),
+        }
+    }
+}
+
+/// The RTP session for what the SDP negotiated.
+fn rtp_session(neg: &Negotiated, random: &[u8]) -> anyhow::Result<rtp::Session> {
+    let pt = rtp::PayloadType::new(neg.codec.payload_type).context("payload type out of range")?;
+    let clock = rtp::ClockRate::new(neg.codec.clock_rate).context("unsupported RTP clock")?;
+    let seed = u64::from_be_bytes(random.try_into().unwrap_or_default());
+    let mut s = rtp::SessionSettings::new(rtp::Ssrc(seed as u32), pt, clock, seed);
+    s.telephone_event = neg.telephone_event.and_then(rtp::PayloadType::new);
+    s.remote = neg.remote_rtp;
+    s.remote_rtcp = neg.remote_rtcp;
+    s.rtcp_mux = neg.rtcp_mux;
+    if let Some(p) = &neg.srtp {
+        let profile = match p.suite {
+            sip::sdp::CryptoSuite::AesCm128HmacSha1_80 => rtp::SrtpProfile::AesCm128HmacSha1_80,
+            sip::sdp::CryptoSuite::AesCm128HmacSha1_32 => rtp::SrtpProfile::AesCm128HmacSha1_32,
+            sip::sdp::CryptoSuite::Other(ref name) => anyhow::bail!("SRTP suite {name} not supported"),
+        };
+        s.srtp = Some(rtp::SrtpKeys {
+            profile,
+            local: rtp::MasterKey::from_bytes(&p.local.key_salt).map_err(|e| anyhow::anyhow!("local SRTP key: {e}"))?,
+            remote: rtp::MasterKey::from_bytes(&p.remote.key_salt).map_err(|e| anyhow::anyhow!("remote SRTP key: {e}"))?,
+        });
+    }
+    Ok(rtp::Session::new(s, Instant::now(), SystemTime::now()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fills `buf` from the kernel's random source (SRTP keys, SSRCs, tags must not be guessable).
+fn fill_random(buf: &mut [u8]) {
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf));
+    if filled.is_err() {
+        // No /dev/urandom (a locked-down container): fall back to the clock, and say so once.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| eprintln!("warning: /dev/urandom unavailable; SRTP keys are weak"));
+        let mut x = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        for b in buf.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    fill_random(&mut b);
+    u64::from_be_bytes(b)
+}

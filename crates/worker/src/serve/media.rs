@@ -1,0 +1,336 @@
+//! The media engine: one thread that owns every call's media and runs it on a 20 ms tick.
+//!
+//! Each tick, for every call: drain its RTP socket into its sans-IO `rtp::Session`, take one
+//! frame of playout (audio, concealment or comfort noise), decode and resample it onto the
+//! 16 kHz bus, and push it into the call's graph. Then one batched Silero inference over every
+//! call that has a chunk due, the endpointers, the recognition jobs (to the pool), and one
+//! outbound 20 ms packet per call (prompt or silence), plus RTCP when due.
+//!
+//! Owning all calls on one thread is what makes the VAD batch possible, and it keeps media
+//! code free of locks and async. Sockets are non-blocking and drained per tick, so a packet's
+//! arrival time is known to one tick (20 ms): coarse for the jitter estimate, but the jitter
+//! buffer's playout delay is bounded below by a frame anyway.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codec::PayloadCodec;
+use dsp::Resampler;
+use rtp::{MediaItem, Session, SessionEvent};
+use types::{AudioFrame, CallEvent, MediaTime, BUS_RATE, FRAME_MS};
+use vad::SileroModel;
+
+use crate::graph::{CallGraph, GraphOutput};
+use crate::serve::events::EventSink;
+use crate::serve::pool::RecognitionPool;
+
+/// Tick of the engine: one frame.
+const TICK: Duration = Duration::from_millis(FRAME_MS as u64);
+/// Largest datagram read (RTP over UDP stays well under the path MTU; anything larger is junk).
+const MAX_DATAGRAM: usize = 2048;
+/// Datagrams read per call per tick at most, so a flood on one call cannot starve the others.
+const MAX_READS_PER_TICK: usize = 32;
+
+/// What the media engine tells call control.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaNotice {
+    Dtmf { call_id: String, digit: char },
+    PromptFinished { call_id: String },
+}
+
+/// Everything the engine needs to run one call's media.
+pub struct MediaCall {
+    pub call_id: String,
+    pub tenant: String,
+    pub socket: UdpSocket,
+    pub session: Session,
+    pub codec: PayloadCodec,
+    pub graph: CallGraph,
+    /// Prompt audio at the codec's sample rate, played from the start of the call.
+    pub prompt: Option<Arc<Vec<f32>>>,
+    pub recognition_prompt: Option<String>,
+    /// Decoders of the whisper model this call's tenant uses.
+    pub pool: Arc<RecognitionPool>,
+}
+
+impl std::fmt::Debug for MediaCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaCall").field("call_id", &self.call_id).field("codec", &self.codec).finish()
+    }
+}
+
+/// Commands from call control.
+#[derive(Debug)]
+pub enum MediaCommand {
+    Add(Box<MediaCall>),
+    /// Stop the call's media, sending a final RTCP BYE.
+    Remove { call_id: String },
+    /// Send an RFC 4733 key press.
+    SendDtmf { call_id: String, digit: char },
+}
+
+/// A call as the engine runs it.
+struct Running {
+    call: MediaCall,
+    decoder: codec::Decoder,
+    encoder: codec::Encoder,
+    resampler: Resampler,
+    /// Decoded samples at the codec rate, one frame.
+    pcm: Vec<f32>,
+    /// Outbound samples at the codec rate, one frame, and the encoded payload.
+    out_pcm: Vec<f32>,
+    out_payload: Vec<u8>,
+    frame: AudioFrame,
+    media_time: MediaTime,
+    started: bool,
+    prompt_pos: usize,
+    noise: rtp::NoiseGenerator,
+    packet: Vec<u8>,
+    outputs: Vec<GraphOutput>,
+}
+
+/// Runs the engine until `commands` is closed.
+pub fn run(
+    commands: Receiver<MediaCommand>,
+    notices: tokio::sync::mpsc::UnboundedSender<MediaNotice>,
+    mut silero: Option<SileroModel>,
+    sink: Arc<EventSink>,
+) {
+    let mut calls: Vec<Running> = Vec::new();
+    let mut datagram = vec![0u8; MAX_DATAGRAM];
+    let mut next_tick = Instant::now();
+    loop {
+        loop {
+            match commands.try_recv() {
+                Ok(MediaCommand::Add(call)) => match start(*call) {
+                    Ok(running) => calls.push(running),
+                    Err((call_id, tenant, e)) => {
+                        sink.emit(&call_id, &tenant, &serde_json::json!({"event": "media_error", "error": e}));
+                    }
+                },
+                Ok(MediaCommand::Remove { call_id }) => {
+                    if let Some(i) = calls.iter().position(|c| c.call.call_id == call_id) {
+                        stop(calls.swap_remove(i), &sink);
+                    }
+                }
+                Ok(MediaCommand::SendDtmf { call_id, digit }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        if let Some(key) = rtp::DtmfKey::from_char(digit) {
+                            let _ = c.call.session.send_dtmf(key, Duration::from_millis(100));
+                        }
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    for c in calls.drain(..) {
+                        stop(c, &sink);
+                    }
+                    return;
+                }
+            }
+        }
+        let now = Instant::now();
+        for c in &mut calls {
+            receive(c, &mut datagram, now, &notices, &sink);
+            playout(c, now);
+        }
+        if let Some(model) = silero.as_mut() {
+            let mut streams: Vec<&mut vad::SileroStream> =
+                calls.iter_mut().filter(|c| c.started).filter_map(|c| c.call.graph.silero_stream()).collect();
+            if let Err(e) = model.infer(&mut streams) {
+                eprintln!("warning: VAD inference failed this tick: {e}");
+            }
+        }
+        for c in &mut calls {
+            if c.started {
+                c.call.graph.process(&mut c.outputs);
+                dispatch(c, &sink);
+            }
+            send(c, now, &notices);
+        }
+        next_tick += TICK;
+        let now = Instant::now();
+        if next_tick > now {
+            std::thread::sleep(next_tick - now);
+        } else if now - next_tick > TICK * 5 {
+            // Far behind (the machine stalled): skip ahead rather than burst.
+            next_tick = now;
+        }
+    }
+}
+
+fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
+    let fail = |call: &MediaCall, e: String| (call.call_id.clone(), call.tenant.clone(), e);
+    let rate = call.codec.sample_rate();
+    let resampler = Resampler::new(rate, BUS_RATE).map_err(|e| fail(&call, e.to_string()))?;
+    let encoder = codec::Encoder::new(call.codec, codec::OpusSettings::default()).map_err(|e| fail(&call, e.to_string()))?;
+    let decoder = codec::Decoder::new(call.codec).map_err(|e| fail(&call, e.to_string()))?;
+    call.socket.set_nonblocking(true).map_err(|e| fail(&call, e.to_string()))?;
+    let n = call.codec.frame_samples();
+    Ok(Running {
+        decoder,
+        encoder,
+        resampler,
+        pcm: vec![0.0; n],
+        out_pcm: vec![0.0; n],
+        out_payload: vec![0u8; 1500],
+        frame: AudioFrame::silence(MediaTime::ZERO),
+        media_time: MediaTime::ZERO,
+        started: false,
+        prompt_pos: 0,
+        // Level 70 dBov below full scale: the quiet hiss of an idle line.
+        noise: rtp::NoiseGenerator::new(rtp::NoiseLevel::new(70).unwrap_or_else(|| unreachable!()), 0x5eed),
+        packet: Vec::with_capacity(MAX_DATAGRAM),
+        outputs: Vec::with_capacity(8),
+        call,
+    })
+}
+
+fn receive(c: &mut Running, buf: &mut [u8], now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>, sink: &EventSink) {
+    for _ in 0..MAX_READS_PER_TICK {
+        let (n, from): (usize, SocketAddr) = match c.call.socket.recv_from(buf) {
+            Ok(r) => r,
+            Err(_) => break, // WouldBlock, or an ICMP error surfaced by the socket: nothing to read
+        };
+        // Malformed, unauthenticated or unexpected datagrams are counted by the session and
+        // change nothing else.
+        let _ = c.call.session.handle_datagram(from, &mut buf[..n], now);
+    }
+    while let Some(event) = c.call.session.poll_event() {
+        let (id, tenant) = (&c.call.call_id, &c.call.tenant);
+        match event {
+            SessionEvent::DtmfStarted { key } => {
+                sink.emit(id, tenant, &serde_json::json!({"event": "dtmf", "digit": key.as_char().to_string(), "at": c.media_time.as_millis()}));
+                let _ = notices.send(MediaNotice::Dtmf { call_id: id.clone(), digit: key.as_char() });
+            }
+            SessionEvent::Quality(q) => sink.emit(
+                id,
+                tenant,
+                &serde_json::json!({
+                    "event": "quality",
+                    "jitter_ms": q.jitter.as_secs_f64() * 1e3,
+                    "fraction_lost": q.fraction_lost,
+                    "cumulative_lost": q.cumulative_lost,
+                    "rtt_ms": q.rtt.map(|r| r.as_secs_f64() * 1e3),
+                    "mos": q.quality.mos,
+                }),
+            ),
+            SessionEvent::SsrcChanged { old, new } => {
+                sink.emit(id, tenant, &serde_json::json!({"event": "ssrc_changed", "old": old.0, "new": new.0}))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One frame of caller audio onto the bus (nothing before the first packet arrives).
+fn playout(c: &mut Running, now: Instant) {
+    let Some(item) = c.call.session.poll_playout(now) else { return };
+    let n = match item {
+        MediaItem::Audio { payload, .. } => c.decoder.decode(payload, &mut c.pcm).unwrap_or_else(|_| c.decoder.conceal(&mut c.pcm)),
+        MediaItem::Conceal { .. } => c.decoder.conceal(&mut c.pcm),
+        MediaItem::ComfortNoise { level, .. } => {
+            c.noise.set_level(level);
+            c.noise.fill(&mut c.pcm);
+            c.pcm.len()
+        }
+    };
+    // A short decode (an Opus packet of another duration) is padded with silence.
+    let filled = n.min(c.pcm.len());
+    c.pcm[filled..].fill(0.0);
+    if c.resampler.process(&c.pcm, &mut c.frame.samples).is_err() {
+        return;
+    }
+    c.frame.time = c.media_time;
+    c.media_time = c.media_time + MediaTime::from_millis(u64::from(FRAME_MS));
+    c.call.graph.push_frame(&c.frame);
+    c.started = true;
+}
+
+fn dispatch(c: &mut Running, sink: &Arc<EventSink>) {
+    for output in c.outputs.drain(..) {
+        match output {
+            GraphOutput::Event(event) => sink.emit(&c.call.call_id, &c.call.tenant, &event),
+            GraphOutput::Recognize(job) => {
+                let mut audio = Vec::new();
+                c.call.graph.job_audio(&mut audio);
+                let (job_sink, id, tenant) = (Arc::clone(sink), c.call.call_id.clone(), c.call.tenant.clone());
+                let decided = Instant::now();
+                let reply: crate::serve::pool::Reply = Box::new(move |result| match result {
+                    Ok(r) => {
+                        let transcript = types::Transcript {
+                            turn: job.turn,
+                            text: r.text,
+                            start: job.start,
+                            end: job.end,
+                            compute_ms: r.compute.as_secs_f32() * 1e3,
+                        };
+                        let event = match job.kind {
+                            crate::graph::JobKind::Partial => CallEvent::PartialTranscript(transcript),
+                            crate::graph::JobKind::Final => CallEvent::FinalTranscript(transcript),
+                        };
+                        job_sink.emit(&id, &tenant, &event);
+                        if job.kind == crate::graph::JobKind::Final {
+                            let latency = decided.elapsed().as_secs_f64() * 1e3;
+                            job_sink.emit(&id, &tenant, &serde_json::json!({"event": "final_latency", "turn": job.turn.0, "ms": latency}));
+                        }
+                    }
+                    Err(e) => job_sink.emit(&id, &tenant, &serde_json::json!({"event": "recognition_error", "error": e.to_string()})),
+                });
+                if let Err(e) = c.call.pool.submit(audio, c.call.recognition_prompt.clone(), reply) {
+                    sink.emit(&c.call.call_id, &c.call.tenant, &serde_json::json!({"event": "recognition_refused", "error": e.to_string()}));
+                }
+            }
+        }
+    }
+}
+
+/// One outbound frame: the prompt while it lasts, then silence; and RTCP when due.
+fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
+    let n = c.out_pcm.len();
+    c.out_pcm.fill(0.0);
+    if let Some(prompt) = &c.call.prompt {
+        if c.prompt_pos < prompt.len() {
+            let end = (c.prompt_pos + n).min(prompt.len());
+            c.out_pcm[..end - c.prompt_pos].copy_from_slice(&prompt[c.prompt_pos..end]);
+            c.prompt_pos = end;
+            if end == prompt.len() {
+                let _ = notices.send(MediaNotice::PromptFinished { call_id: c.call.call_id.clone() });
+            }
+        }
+    }
+    let len = c.encoder.encode(&c.out_pcm, &mut c.out_payload).unwrap_or(0);
+    let payload = (len > 0).then(|| &c.out_payload[..len]);
+    if let Some(t) = c.call.session.send_audio(payload, now, &mut c.packet) {
+        let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+    }
+    if let Some(t) = c.call.session.poll_rtcp(now, &mut c.packet) {
+        let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+    }
+}
+
+fn stop(mut c: Running, sink: &Arc<EventSink>) {
+    if let Some(t) = c.call.session.bye(Instant::now(), Some("call ended"), &mut c.packet) {
+        let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+    }
+    let s = c.call.session.stats();
+    sink.emit(
+        &c.call.call_id,
+        &c.call.tenant,
+        &serde_json::json!({
+            "event": "media_stats",
+            "rtp_packets": s.rtp_packets,
+            "malformed": s.malformed,
+            "not_rtp": s.not_rtp,
+            "late": s.jitter.late,
+            "duplicates": s.jitter.duplicates,
+            "concealed_lost": s.jitter.concealed_lost,
+            "mos": s.last_quality.map(|q| q.quality.mos),
+        }),
+    );
+    // A caller who hangs up mid-sentence still gets that turn transcribed.
+    c.call.graph.finish(&mut c.outputs);
+    dispatch(&mut c, sink);
+}

@@ -1,0 +1,168 @@
+//! SIP transports: UDP sockets and TCP connections, moving bytes between the network and the
+//! control task. No SIP logic here: TCP is cut into messages by `sip::message::StreamDecoder`,
+//! everything else is the core's business. TLS will plug in as another stream transport.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use sip::transaction::Transport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::config::SipConfig;
+
+/// Largest SIP message accepted over UDP (RFC 3261 §18.1.1 allows up to 65,535).
+const MAX_UDP: usize = 65_535;
+/// Bytes a TCP connection may buffer without completing a message before it is closed.
+const MAX_STREAM_BUFFER: usize = 256 * 1024;
+/// Messages queued toward one TCP connection before it is considered stuck and closed.
+const TCP_QUEUE: usize = 256;
+
+/// Bytes from the network for the control task.
+#[derive(Debug)]
+pub struct Inbound {
+    pub transport: Transport,
+    pub source: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+pub struct Transports {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp_addrs: Vec<SocketAddr>,
+    writers: Writers,
+}
+
+impl Transports {
+    /// Binds every listen address and starts the readers.
+    pub async fn bind(config: &SipConfig, inbound: mpsc::Sender<Inbound>) -> anyhow::Result<Self> {
+        let writers: Writers = Arc::default();
+        let mut udp = Vec::new();
+        for addr in &config.udp {
+            let socket = Arc::new(UdpSocket::bind(addr).await.with_context(|| format!("sip.udp {addr}"))?);
+            tokio::spawn(read_udp(Arc::clone(&socket), inbound.clone()));
+            udp.push(socket);
+        }
+        let mut tcp_addrs = Vec::new();
+        for addr in &config.tcp {
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("sip.tcp {addr}"))?;
+            tcp_addrs.push(listener.local_addr()?);
+            tokio::spawn(accept_tcp(listener, inbound.clone(), Arc::clone(&writers)));
+        }
+        Ok(Self { udp, tcp_addrs, writers })
+    }
+
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+    }
+
+    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp_addrs.clone()
+    }
+
+    /// Sends `data` to `destination`. Over TCP it goes on the connection from that peer, or a
+    /// new one. Failures are returned for the caller to report; they never stop the worker.
+    pub async fn send(&self, transport: Transport, destination: SocketAddr, data: Vec<u8>) -> anyhow::Result<()> {
+        match transport {
+            Transport::Udp => {
+                let socket = self
+                    .udp
+                    .iter()
+                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == destination.is_ipv4()))
+                    .or(self.udp.first())
+                    .context("no UDP socket")?;
+                socket.send_to(&data, destination).await?;
+                Ok(())
+            }
+            _ => {
+                let existing = self.writers.lock().unwrap_or_else(|p| p.into_inner()).get(&destination).cloned();
+                let writer = match existing {
+                    Some(w) => w,
+                    None => {
+                        let stream = TcpStream::connect(destination).await?;
+                        start_connection(stream, destination, None, Arc::clone(&self.writers))
+                    }
+                };
+                writer.try_send(data).map_err(|e| anyhow::anyhow!("tcp {destination}: {e}"))
+            }
+        }
+    }
+}
+
+async fn read_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
+    let mut buf = vec![0u8; MAX_UDP];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, source)) => {
+                let item = Inbound { transport: Transport::Udp, source, data: buf[..n].to_vec() };
+                // A full queue means the control task is overloaded: drop, as UDP would.
+                let _ = inbound.try_send(item);
+            }
+            // ICMP port unreachable from an earlier send shows up here on Linux: not fatal.
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, inbound: mpsc::Sender<Inbound>, writers: Writers) {
+    loop {
+        if let Ok((stream, peer)) = listener.accept().await {
+            start_connection(stream, peer, Some(inbound.clone()), Arc::clone(&writers));
+        }
+    }
+}
+
+/// Starts the reader (when `inbound` is given) and the writer of one connection, and registers
+/// its writer for `peer`.
+fn start_connection(stream: TcpStream, peer: SocketAddr, inbound: Option<mpsc::Sender<Inbound>>, writers: Writers) -> mpsc::Sender<Vec<u8>> {
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
+    writers.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, tx.clone());
+    let (mut read, mut write) = stream.into_split();
+    tokio::spawn(async move {
+        while let Some(data) = rx.recv().await {
+            if write.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    if let Some(inbound) = inbound {
+        let pong = tx.clone();
+        tokio::spawn(async move {
+            let mut decoder = sip::message::StreamDecoder::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            'conn: loop {
+                let n = match read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                decoder.push(&buf[..n]);
+                loop {
+                    match decoder.next_item() {
+                        Ok(Some(sip::message::StreamItem::Message(data))) => {
+                            if inbound.send(Inbound { transport: Transport::Tcp, source: peer, data }).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        // RFC 5626 §4.4.1: a double-CRLF ping gets a single CRLF pong.
+                        Ok(Some(sip::message::StreamItem::Ping)) => {
+                            let _ = pong.try_send(b"\r\n".to_vec());
+                        }
+                        Ok(None) => break,
+                        // A stream that cannot be framed (bad Content-Length) cannot be
+                        // resynchronized: close it. Other connections are untouched.
+                        Err(_) => break 'conn,
+                    }
+                }
+                if decoder.buffered() > MAX_STREAM_BUFFER {
+                    break;
+                }
+            }
+            writers.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer);
+        });
+    }
+    tx
+}
