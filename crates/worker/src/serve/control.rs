@@ -60,6 +60,8 @@ pub struct Control {
     next_timeout: Option<Instant>,
     /// Calls ringing until their answer time, with their media ready to start.
     ringing: Vec<(Instant, CallHandle, Box<MediaCall>)>,
+    /// Calls refused since start, by status (403 unknown source, 503 over a limit, 488 ...).
+    refused: HashMap<u16, u64>,
 }
 
 impl Control {
@@ -90,6 +92,7 @@ impl Control {
             prompts: PromptCache::default(),
             next_timeout: None,
             ringing: Vec::new(),
+            refused: HashMap::new(),
         })
     }
 
@@ -232,7 +235,8 @@ impl Control {
             .or_else(|| config.tenant_for(incoming.source.ip(), from_domain.as_deref()));
         let Some(tenant) = tenant else {
             let _ = self.core.reject(call, StatusCode::FORBIDDEN, Vec::new(), now);
-            let event = json!({"event": "call_refused", "status": 403, "reason": "unknown source", "source": incoming.source.to_string()});
+            let total = self.count_refusal(StatusCode::FORBIDDEN);
+            let event = json!({"event": "call_refused", "status": 403, "reason": "unknown source", "source": incoming.source.to_string(), "refused_total": total});
             self.sink.emit(&call_id, NO_CALL, &event);
             return;
         };
@@ -240,7 +244,8 @@ impl Control {
         if active >= tenant.max_calls {
             let retry = vec![Header::new("Retry-After", RETRY_AFTER_SECS.to_string())];
             let _ = self.core.reject(call, StatusCode::SERVICE_UNAVAILABLE, retry, now);
-            let event = json!({"event": "call_refused", "status": 503, "reason": "tenant call limit", "limit": tenant.max_calls});
+            let total = self.count_refusal(StatusCode::SERVICE_UNAVAILABLE);
+            let event = json!({"event": "call_refused", "status": 503, "reason": "tenant call limit", "limit": tenant.max_calls, "refused_total": total});
             self.sink.emit(&call_id, &tenant.name, &event);
             return;
         }
@@ -265,9 +270,18 @@ impl Control {
             }
             Err((status, reason)) => {
                 let _ = self.core.reject(call, status, Vec::new(), now);
-                self.sink.emit(&call_id, &tenant.name, &json!({"event": "call_refused", "status": status.0, "reason": reason}));
+                let total = self.count_refusal(status);
+                let event = json!({"event": "call_refused", "status": status.0, "reason": reason, "refused_total": total});
+                self.sink.emit(&call_id, &tenant.name, &event);
             }
         }
+    }
+
+    /// Counts a refusal; returns the count for its status so far.
+    fn count_refusal(&mut self, status: StatusCode) -> u64 {
+        let n = self.refused.entry(status.0).or_insert(0);
+        *n += 1;
+        *n
     }
 
     /// Answers the offer and starts the call's media.

@@ -279,7 +279,9 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>) {
                     }
                     Err(e) => job_sink.emit(&id, &tenant, &serde_json::json!({"event": "recognition_error", "error": e.to_string()})),
                 });
-                if let Err(e) = c.call.pool.submit(audio, c.call.recognition_prompt.clone(), reply) {
+                let key = crate::serve::pool::TurnKey { call_id: c.call.call_id.clone(), turn: job.turn.0 };
+                let is_final = job.kind == crate::graph::JobKind::Final;
+                if let Err(e) = c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone(), reply) {
                     sink.emit(&c.call.call_id, &c.call.tenant, &serde_json::json!({"event": "recognition_refused", "error": e.to_string()}));
                 }
             }
