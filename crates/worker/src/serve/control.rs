@@ -365,6 +365,25 @@ impl Control {
                 let direction = a.negotiated.direction.as_str();
                 let codec = a.negotiated.codec.codec;
                 let changed = codec != info.codec;
+                // A new codec means a new RTP session (payload type, clock); the direction
+                // decides whether we keep sending (hold).
+                let mut random = [0u8; 8];
+                fill_random(&mut random);
+                let new_codec = if changed {
+                    match (rtp_session(&a.negotiated, &random), codec::PayloadCodec::from_encoding_name(codec.encoding())) {
+                        (Ok(session), Some(payload)) => Some((payload, Box::new(session))),
+                        _ => {
+                            let _ = self.core.reject_reinvite(call, StatusCode::NOT_ACCEPTABLE_HERE, now);
+                            self.emit(call, json!({"event": "reinvite_rejected", "error": "cannot switch to the new codec"}));
+                            return;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let send = a.negotiated.direction.sends();
+                let _ = self.media.send(MediaCommand::Update { call_id: info.call_id.clone(), codec: new_codec, send });
+                info.codec = codec;
                 info.local_sdp = a.sdp;
                 let sdp = info.local_sdp.clone();
                 let _ = self.core.accept_reinvite(call, Some(&sdp), now);

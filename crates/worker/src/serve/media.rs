@@ -69,6 +69,9 @@ pub enum MediaCommand {
     Remove { call_id: String },
     /// Send an RFC 4733 key press.
     SendDtmf { call_id: String, digit: char },
+    /// A re-INVITE changed the media: a new codec (with its new RTP session), or the direction
+    /// (hold: `send` false stops our outbound audio, RFC 3264 §8.4).
+    Update { call_id: String, codec: Option<(PayloadCodec, Box<Session>)>, send: bool },
 }
 
 /// A call as the engine runs it.
@@ -85,6 +88,8 @@ struct Running {
     frame: AudioFrame,
     media_time: MediaTime,
     started: bool,
+    /// False while the caller holds the call (sendonly/inactive offer): we send nothing.
+    sending: bool,
     prompt_pos: usize,
     noise: rtp::NoiseGenerator,
     packet: Vec<u8>,
@@ -119,6 +124,16 @@ pub fn run(
                     if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
                         if let Some(key) = rtp::DtmfKey::from_char(digit) {
                             let _ = c.call.session.send_dtmf(key, Duration::from_millis(100));
+                        }
+                    }
+                }
+                Ok(MediaCommand::Update { call_id, codec, send }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.sending = send;
+                        if let Some((codec, session)) = codec {
+                            if let Err(e) = switch_codec(c, codec, *session) {
+                                sink.emit(&call_id, &c.call.tenant, &serde_json::json!({"event": "media_error", "error": e}));
+                            }
                         }
                     }
                 }
@@ -179,6 +194,7 @@ fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
         frame: AudioFrame::silence(MediaTime::ZERO),
         media_time: MediaTime::ZERO,
         started: false,
+        sending: true,
         prompt_pos: 0,
         // Level 70 dBov below full scale: the quiet hiss of an idle line.
         noise: rtp::NoiseGenerator::new(rtp::NoiseLevel::new(70).unwrap_or_else(|| unreachable!()), 0x5eed),
@@ -186,6 +202,28 @@ fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
         outputs: Vec::with_capacity(8),
         call,
     })
+}
+
+/// Moves a running call to another codec: new session, decoder, encoder and resampler; the
+/// socket, the graph (and so the turn in progress) and the prompt position carry on.
+fn switch_codec(c: &mut Running, codec: PayloadCodec, session: Session) -> Result<(), String> {
+    let resampler = Resampler::new(codec.sample_rate(), BUS_RATE).map_err(|e| e.to_string())?;
+    let encoder = codec::Encoder::new(codec, codec::OpusSettings::default()).map_err(|e| e.to_string())?;
+    let decoder = codec::Decoder::new(codec).map_err(|e| e.to_string())?;
+    if c.call.codec.sample_rate() != codec.sample_rate() {
+        // The prompt was decoded at the old codec's rate: it stops rather than play at the
+        // wrong speed.
+        c.call.prompt = None;
+    }
+    let n = codec.frame_samples();
+    c.pcm = vec![0.0; n];
+    c.out_pcm = vec![0.0; n];
+    c.call.codec = codec;
+    c.call.session = session;
+    c.resampler = resampler;
+    c.encoder = encoder;
+    c.decoder = decoder;
+    Ok(())
 }
 
 fn receive(c: &mut Running, buf: &mut [u8], now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>, sink: &EventSink) {
@@ -291,6 +329,12 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>) {
 
 /// One outbound frame: the prompt while it lasts, then silence; and RTCP when due.
 fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
+    if !c.sending {
+        if let Some(t) = c.call.session.poll_rtcp(now, &mut c.packet) {
+            let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+        }
+        return;
+    }
     let n = c.out_pcm.len();
     c.out_pcm.fill(0.0);
     if let Some(prompt) = &c.call.prompt {
