@@ -305,15 +305,7 @@ fn memory_per_call_is_under_one_megabyte() {
 #[test]
 fn batched_silero_matches_streams_run_alone() {
     let paths = ["ivr/pay-bill.16k.wav", "negative/hum-5s.16k.wav", "ivr/outage.16k.wav"];
-    let audio: Vec<Vec<f32>> = paths
-        .iter()
-        .map(|p| {
-            let wav = codec::WavFile::open(&support::repo_root().join("testdata").join(p)).expect("fixture");
-            let mut out = vec![0.0; wav.data.len() / 2];
-            codec::decode(wav.format, &wav.data, &mut out).expect("decode");
-            out
-        })
-        .collect();
+    let audio: Vec<Vec<f32>> = paths.iter().map(|p| support::mono_16k(p)).collect();
     let frames = audio.iter().map(|a| a.len() / 320).min().expect("audio");
     let mut engines = engines();
     let silero = engines.silero.as_mut().expect("silero loaded");
@@ -355,15 +347,7 @@ fn batched_silero_matches_streams_run_alone() {
 fn one_shared_model_serves_concurrent_decoders() {
     let model = asr::WhisperModel::load(&support::model_dir().require(attendant_worker::models::ModelFile::WhisperTinyEn).expect("model"))
         .expect("load");
-    let clips: Vec<Vec<f32>> = ["ivr/reset-password.16k.wav", "ivr/upgrade-plan.16k.wav"]
-        .iter()
-        .map(|p| {
-            let wav = codec::WavFile::open(&support::repo_root().join("testdata").join(p)).expect("fixture");
-            let mut out = vec![0.0; wav.data.len() / 2];
-            codec::decode(wav.format, &wav.data, &mut out).expect("decode");
-            out
-        })
-        .collect();
+    let clips: Vec<Vec<f32>> = ["ivr/reset-password.16k.wav", "ivr/upgrade-plan.16k.wav"].iter().map(|p| support::mono_16k(p)).collect();
     let config = asr::AsrConfig { threads: 1, ..Default::default() };
     let alone: Vec<String> = clips
         .iter()

@@ -61,6 +61,15 @@ pub fn fixtures() -> Vec<Fixture> {
     serde_json::from_str::<Manifest>(&text).expect("fixtures.json parses").files
 }
 
+/// The samples of a 16 kHz mono PCM16 fixture (a path under testdata/) as f32.
+pub fn mono_16k(path: &str) -> Vec<f32> {
+    let wav = codec::WavFile::open(&repo_root().join("testdata").join(path)).expect("fixture");
+    assert_eq!((wav.rate, wav.channels, wav.format), (types::SampleRate::HZ_16000, 1, codec::SampleFormat::S16Le), "{path}");
+    let mut out = vec![0.0; wav.data.len() / 2];
+    codec::decode(wav.format, &wav.data, &mut out).expect("decode");
+    out
+}
+
 pub fn finals(produced: &[Produced]) -> Vec<FinalTurn> {
     produced
         .iter()
