@@ -370,6 +370,8 @@ fn stop(mut c: Running, sink: &Arc<EventSink>) {
             "rtp_packets": s.rtp_packets,
             "malformed": s.malformed,
             "not_rtp": s.not_rtp,
+            "srtp_auth_failures": s.srtp_auth_failures,
+            "srtp_replays": s.srtp_replays,
             "late": s.jitter.late,
             "duplicates": s.jitter.duplicates,
             "concealed_lost": s.jitter.concealed_lost,

@@ -36,14 +36,21 @@ fn load(path: &Path, rate: SampleRate) -> anyhow::Result<Vec<f32>> {
     let mono: Vec<f32> = interleaved[..n].chunks_exact(channels).map(|c| c.iter().sum::<f32>() / channels as f32).collect();
     let mut resampler = Resampler::new(wav.rate, rate)?;
     let (n_in, n_out) = (wav.rate.frame_samples(), rate.frame_samples());
-    let mut out = Vec::with_capacity(mono.len() * n_out / n_in + n_out);
+    let mut out = Vec::with_capacity(mono.len() * n_out / n_in + 2 * n_out);
     let mut frame_in = vec![0.0f32; n_in];
     let mut frame_out = vec![0.0f32; n_out];
-    for chunk in mono.chunks(n_in) {
+    // One frame of silence after the audio flushes the filter's delay out.
+    let flush = std::iter::once(&[][..]);
+    for chunk in mono.chunks(n_in).chain(flush) {
         frame_in.fill(0.0);
         frame_in[..chunk.len()].copy_from_slice(chunk);
         resampler.process(&frame_in, &mut frame_out)?;
         out.extend_from_slice(&frame_out);
     }
+    // The filter's delay is leading silence: drop it so the prompt starts on its first frame.
+    let expected = mono.len() * n_out / n_in;
+    let delay = resampler.delay().min(out.len());
+    out.drain(..delay);
+    out.truncate(expected.max(1));
     Ok(out)
 }
