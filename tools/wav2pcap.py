@@ -13,70 +13,12 @@ when it replays, so the IP and UDP headers here only need to be well formed: Eth
 UDP, classic pcap (microsecond timestamps, LINKTYPE_ETHERNET), which is what sipp reads.
 """
 import argparse
+import os
 import struct
 import sys
 
-# G.711 encoders, written from the ITU-T G.711 segment tables.
-ULAW_BIAS, ULAW_CLIP = 0x84, 32635
-
-
-def ulaw_encode(s):
-    sign = 0x80 if s < 0 else 0
-    s = min(abs(s), ULAW_CLIP) + ULAW_BIAS
-    exp = max(0, min(7, s.bit_length() - 8))
-    mant = (s >> (exp + 3)) & 0x0F
-    return ~(sign | (exp << 4) | mant) & 0xFF
-
-
-def alaw_encode(s):
-    sign, mag = (0x80, s >> 3) if s >= 0 else (0x00, (-s - 1) >> 3)
-    if mag < 32:
-        code = mag >> 1
-    else:
-        exp = mag.bit_length() - 5
-        code = (exp << 4) | ((mag >> exp) & 0x0F)
-    return (sign | code) ^ 0x55
-
-
-def ulaw_decode(u):
-    u = ~u & 0xFF
-    exp, mant = (u >> 4) & 7, u & 0x0F
-    mag = (((mant << 3) + ULAW_BIAS) << exp) - ULAW_BIAS
-    return -mag if u & 0x80 else mag
-
-
-def alaw_decode(a):
-    a ^= 0x55
-    exp, mant = (a >> 4) & 7, a & 0x0F
-    mag = (mant << 4) + 8 if exp == 0 else ((mant << 4) + 0x108) << (exp - 1)
-    return mag if a & 0x80 else -mag
-
-
-def read_wav_8k_mono(path):
-    """Returns 16-bit samples of an 8 kHz mono WAV (PCM16, µ-law or A-law)."""
-    data = open(path, "rb").read()
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        sys.exit(f"{path}: not a WAV file")
-    pos, fmt, body = 12, None, None
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        if cid == b"fmt ":
-            fmt = data[pos + 8:pos + 8 + size]
-        elif cid == b"data":
-            body = data[pos + 8:pos + 8 + size]
-        pos += 8 + size + (size & 1)
-    if fmt is None or body is None:
-        sys.exit(f"{path}: no fmt or data chunk")
-    tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", fmt)
-    if rate != 8000 or channels != 1:
-        sys.exit(f"{path}: {rate} Hz x{channels}; need 8000 Hz mono (convert with sox first)")
-    if tag == 1 and bits == 16:
-        return list(struct.unpack(f"<{len(body) // 2}h", body[:len(body) // 2 * 2]))
-    if tag == 7:
-        return [ulaw_decode(b) for b in body]
-    if tag == 6:
-        return [alaw_decode(b) for b in body]
-    sys.exit(f"{path}: format tag {tag} with {bits} bits; need PCM16, µ-law or A-law")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # g711wav.py sits next to this file
+from g711wav import WavError, alaw_encode, read_wav_8k_mono, ulaw_encode  # noqa: E402
 
 
 DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14, "D": 15}
@@ -113,7 +55,10 @@ def main():
     if bad:
         ap.error(f"--dtmf: not a DTMF key: {''.join(bad)}")
 
-    samples = [0] * (args.lead_ms * 8) + read_wav_8k_mono(args.wav)
+    try:
+        samples = [0] * (args.lead_ms * 8) + read_wav_8k_mono(args.wav)
+    except WavError as e:
+        sys.exit(str(e))
     encode, pt = (ulaw_encode, 0) if args.codec == "pcmu" else (alaw_encode, 8)
     samples += [0] * (-len(samples) % 160)
     packets = []  # (time in µs, rtp bytes)
