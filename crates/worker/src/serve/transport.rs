@@ -14,6 +14,9 @@ use tokio::sync::mpsc;
 
 use super::config::SipConfig;
 
+/// Receive buffer asked for on SIP UDP sockets. The kernel's default (about 208 KB) was the first
+/// thing to overflow under a garbage flood in the load test, taking real requests with it.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 /// Largest SIP message accepted over UDP (RFC 3261 §18.1.1 allows up to 65,535).
 const MAX_UDP: usize = 65_535;
 /// Bytes a TCP connection may buffer without completing a message before it is closed.
@@ -43,7 +46,7 @@ impl Transports {
         let writers: Writers = Arc::default();
         let mut udp = Vec::new();
         for addr in &config.udp {
-            let socket = Arc::new(UdpSocket::bind(addr).await.with_context(|| format!("sip.udp {addr}"))?);
+            let socket = Arc::new(bind_udp(*addr).with_context(|| format!("sip.udp {addr}"))?);
             tokio::spawn(read_udp(Arc::clone(&socket), inbound.clone()));
             udp.push(socket);
         }
@@ -91,6 +94,16 @@ impl Transports {
             }
         }
     }
+}
+
+/// A non-blocking UDP socket with a large receive buffer (the kernel may grant less: that is
+/// not an error).
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 async fn read_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
