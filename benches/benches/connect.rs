@@ -12,7 +12,7 @@
 
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use codec::{PayloadCodec, SampleFormat, WavFile};
@@ -24,6 +24,10 @@ use rtp::{
 use sip::sdp::{self, LocalMedia};
 use sip::{Config, Framing, Input, Message, Output, SipEvent, Transport, UasCore};
 
+#[path = "../common/mod.rs"]
+mod common;
+use common::repo_root;
+
 /// Bytes of one 20 ms G.711 frame at 8 kHz.
 const G711_FRAME: usize = 160;
 /// Virtual time between two calls: 200 call set-ups per second.
@@ -34,10 +38,6 @@ const PACKET_SPACING: Duration = Duration::from_millis(20);
 const RTP_BATCH: usize = 1024;
 /// Calls prepared (untimed) before each timed batch of the SIP benchmarks.
 const SIP_BATCH: usize = 64;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn print_load() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

@@ -6,18 +6,22 @@
 //! `testdata/`.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use asr::{AsrConfig, WhisperModel};
-use codec::{SampleFormat, WavFile};
+use codec::SampleFormat;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use dsp::Resampler;
 use types::{AudioFrame, CallEvent, MediaTime, SampleRate, FRAME_SAMPLES};
 use vad::{Endpointer, EndpointerConfig, EnergyVad, SileroModel, SileroStream};
 use worker::graph::{CallGraph, GraphConfig, GraphOutput, VadKind};
 use worker::ingest::Ingest;
-use worker::models::{ModelDir, ModelFile};
+use worker::models::ModelFile;
+
+#[path = "../common/mod.rs"]
+mod common;
+use common::{model_dir, open_wav};
 
 /// Bytes of one 20 ms G.711 frame at 8 kHz.
 const G711_FRAME: usize = 160;
@@ -28,31 +32,8 @@ const SILERO_CHUNK: usize = vad::silero::CHUNK;
 // Fixtures and models
 // ---------------------------------------------------------------------------------------------
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `ModelDir::locate()`, falling back to `<repo>/models` because `cargo bench` runs with the
-/// package directory (`benches/`) as the working directory.
-fn model_dir() -> ModelDir {
-    let dir = ModelDir::locate();
-    if std::env::var_os("ATTENDANT_MODELS").is_none() && !dir.path().is_dir() {
-        return ModelDir::at(repo_root().join("models"));
-    }
-    dir
-}
-
 fn require(file: ModelFile) -> PathBuf {
     model_dir().require(file).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn testdata(rel: &str) -> PathBuf {
-    repo_root().join("testdata").join(rel)
-}
-
-fn open_wav(rel: &str) -> WavFile {
-    let path = testdata(rel);
-    WavFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A 16 kHz mono fixture decoded to f32.

@@ -8,7 +8,6 @@
 //! so a net difference across a step is visible even when the individual allocations are not.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use asr::{AsrConfig, WhisperModel};
@@ -17,7 +16,11 @@ use types::{AudioFrame, MediaTime, SampleRate};
 use vad::{SileroModel, SileroStream};
 use worker::graph::{CallGraph, GraphConfig, GraphOutput, VadKind};
 use worker::ingest::Ingest;
-use worker::models::{ModelDir, ModelFile};
+use worker::models::ModelFile;
+
+#[path = "../common/mod.rs"]
+mod common;
+use common::{model_dir, repo_root};
 
 struct Counting;
 
@@ -125,18 +128,6 @@ fn rss() -> i64 {
 
 fn kb(b: i64) -> String {
     format!("{:.1} KB", b as f64 / 1024.0)
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn model_dir() -> ModelDir {
-    let dir = ModelDir::locate();
-    if std::env::var_os("ATTENDANT_MODELS").is_none() && !dir.path().is_dir() {
-        return ModelDir::at(repo_root().join("models"));
-    }
-    dir
 }
 
 fn ulaw_speech() -> Vec<u8> {
