@@ -6,16 +6,15 @@
 //! call event.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read as _;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use serde_json::json;
 use sip::core::{CallHandle, Config as CoreConfig, IncomingCall, Input, Output, SipEvent, UasCore};
 use sip::refer::ReferOptions;
-use sip::sdp::{answer, LocalMedia, Negotiated};
+use sip::sdp::{answer, LocalMedia};
 use sip::sdp::SessionDescription;
 use sip::uri::{Host, Uri};
 use sip::{Header, StatusCode};
@@ -23,9 +22,11 @@ use tokio::sync::mpsc;
 
 use super::config::{ServeConfig, TenantConfig};
 use super::events::EventSink;
+use super::limiter::ReportLimiter;
 use super::media::{MediaCall, MediaCommand, MediaNotice};
 use super::pool::RecognitionPool;
 use super::prompt::PromptCache;
+use super::session::{fill_random, hex, random_u64, rtp_session};
 use super::transport::{Inbound, Transports};
 use crate::graph::CallGraph;
 
@@ -64,47 +65,6 @@ pub struct Control {
     refused: HashMap<u16, u64>,
     /// Reports of malformed messages, limited per source.
     malformed: ReportLimiter,
-}
-
-/// At most one report per source per interval: a flood of garbage must not become a flood of
-/// event lines (a load test at 150k datagrams/s wrote 123 MB of events in 12 s before this).
-/// What is held back is counted and told with the next report.
-#[derive(Default)]
-struct ReportLimiter {
-    sources: HashMap<std::net::IpAddr, (Instant, u64)>,
-}
-
-impl ReportLimiter {
-    const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-    /// Sources remembered at most; beyond, the oldest are forgotten.
-    const MAX_SOURCES: usize = 1024;
-
-    /// `Some(held back since the last report)` when a report is due for `source`.
-    fn admit(&mut self, source: std::net::IpAddr, now: Instant) -> Option<u64> {
-        if self.sources.len() >= Self::MAX_SOURCES && !self.sources.contains_key(&source) {
-            let cutoff = now.checked_sub(Self::INTERVAL).unwrap_or(now);
-            self.sources.retain(|_, (last, _)| *last > cutoff);
-            if self.sources.len() >= Self::MAX_SOURCES {
-                return None;
-            }
-        }
-        match self.sources.get_mut(&source) {
-            Some((last, held)) if now.duration_since(*last) < Self::INTERVAL => {
-                *held += 1;
-                None
-            }
-            Some((last, held)) => {
-                let n = *held;
-                *last = now;
-                *held = 0;
-                Some(n)
-            }
-            None => {
-                self.sources.insert(source, (now, 0));
-                Some(0)
-            }
-        }
-    }
 }
 
 impl Control {
@@ -449,7 +409,15 @@ impl Control {
     }
 
     fn on_notice(&mut self, notice: MediaNotice) {
-        let MediaNotice::Dtmf { call_id, digit } = notice else { return };
+        let (call_id, digit) = match notice {
+            MediaNotice::Dtmf { call_id, digit } => (call_id, digit),
+            MediaNotice::PromptFinished { call_id } => {
+                if let Some(&call) = self.by_call_id.get(&call_id) {
+                    self.emit(call, json!({"event": "prompt_finished"}));
+                }
+                return;
+            }
+        };
         let Some(&call) = self.by_call_id.get(&call_id) else { return };
         let Some(info) = self.calls.get(&call) else { return };
         let Some(tenant) = self.config.tenants.iter().find(|t| t.name == info.tenant) else { return };
@@ -487,75 +455,5 @@ impl Control {
             }
             Err(e) => self.emit(call, json!({"event": "transfer_failed", "error": e.to_string()})),
         }
-    }
-}
-
-/// The RTP session for what the SDP negotiated.
-fn rtp_session(neg: &Negotiated, random: &[u8]) -> anyhow::Result<rtp::Session> {
-    let pt = rtp::PayloadType::new(neg.codec.payload_type).context("payload type out of range")?;
-    let clock = rtp::ClockRate::new(neg.codec.clock_rate).context("unsupported RTP clock")?;
-    let seed = u64::from_be_bytes(random.try_into().unwrap_or_default());
-    let mut s = rtp::SessionSettings::new(rtp::Ssrc(seed as u32), pt, clock, seed);
-    s.telephone_event = neg.telephone_event.and_then(rtp::PayloadType::new);
-    s.remote = neg.remote_rtp;
-    s.remote_rtcp = neg.remote_rtcp;
-    s.rtcp_mux = neg.rtcp_mux;
-    if let Some(p) = &neg.srtp {
-        let profile = match p.suite {
-            sip::sdp::CryptoSuite::AesCm128HmacSha1_80 => rtp::SrtpProfile::AesCm128HmacSha1_80,
-            sip::sdp::CryptoSuite::AesCm128HmacSha1_32 => rtp::SrtpProfile::AesCm128HmacSha1_32,
-            sip::sdp::CryptoSuite::Other(ref name) => anyhow::bail!("SRTP suite {name} not supported"),
-        };
-        s.srtp = Some(rtp::SrtpKeys {
-            profile,
-            local: rtp::MasterKey::from_bytes(&p.local.key_salt).map_err(|e| anyhow::anyhow!("local SRTP key: {e}"))?,
-            remote: rtp::MasterKey::from_bytes(&p.remote.key_salt).map_err(|e| anyhow::anyhow!("remote SRTP key: {e}"))?,
-        });
-    }
-    Ok(rtp::Session::new(s, Instant::now(), SystemTime::now()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Fills `buf` from the kernel's random source (SRTP keys, SSRCs, tags must not be guessable).
-fn fill_random(buf: &mut [u8]) {
-    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf));
-    if filled.is_err() {
-        // No /dev/urandom (a locked-down container): fall back to the clock, and say so once.
-        static WARNED: std::sync::Once = std::sync::Once::new();
-        WARNED.call_once(|| eprintln!("warning: /dev/urandom unavailable; SRTP keys are weak"));
-        let mut x = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        for b in buf.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-    }
-}
-
-fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    fill_random(&mut b);
-    u64::from_be_bytes(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn malformed_reports_are_limited_per_source_and_count_what_they_hold_back() {
-        let mut limiter = ReportLimiter::default();
-        let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
-        let t0 = Instant::now();
-        assert_eq!(limiter.admit(a, t0), Some(0));
-        for i in 1..=500 {
-            assert_eq!(limiter.admit(a, t0 + std::time::Duration::from_micros(i)), None);
-        }
-        assert_eq!(limiter.admit(b, t0), Some(0), "another source is reported on its own");
-        assert_eq!(limiter.admit(a, t0 + std::time::Duration::from_secs(1)), Some(500));
     }
 }

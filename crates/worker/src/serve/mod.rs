@@ -12,9 +12,11 @@
 pub mod config;
 mod control;
 pub mod events;
+mod limiter;
 pub mod media;
 pub mod pool;
 mod prompt;
+mod session;
 mod transport;
 
 use std::collections::HashMap;

@@ -35,7 +35,8 @@ pub struct Inbound {
 type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
 
 pub struct Transports {
-    udp: Vec<Arc<UdpSocket>>,
+    /// Each socket with its local address, known once at bind (no syscall per send).
+    udp: Vec<(Arc<UdpSocket>, SocketAddr)>,
     tcp_addrs: Vec<SocketAddr>,
     writers: Writers,
 }
@@ -47,8 +48,9 @@ impl Transports {
         let mut udp = Vec::new();
         for addr in &config.udp {
             let socket = Arc::new(bind_udp(*addr).with_context(|| format!("sip.udp {addr}"))?);
+            let local = socket.local_addr()?;
             tokio::spawn(read_udp(Arc::clone(&socket), inbound.clone()));
-            udp.push(socket);
+            udp.push((socket, local));
         }
         let mut tcp_addrs = Vec::new();
         for addr in &config.tcp {
@@ -60,7 +62,7 @@ impl Transports {
     }
 
     pub fn udp_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp.iter().map(|(_, local)| *local).collect()
     }
 
     pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
@@ -72,10 +74,10 @@ impl Transports {
     pub async fn send(&self, transport: Transport, destination: SocketAddr, data: Vec<u8>) -> anyhow::Result<()> {
         match transport {
             Transport::Udp => {
-                let socket = self
+                let (socket, _) = self
                     .udp
                     .iter()
-                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == destination.is_ipv4()))
+                    .find(|(_, local)| local.is_ipv4() == destination.is_ipv4())
                     .or(self.udp.first())
                     .context("no UDP socket")?;
                 socket.send_to(&data, destination).await?;

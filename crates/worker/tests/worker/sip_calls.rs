@@ -456,6 +456,7 @@ fn tenant_prompt_is_played_as_paced_rtp() {
     let reference = testdata("ivr/opening-hours.8k-ulaw.wav");
     let (code, peer) = sbc_peer(&worker, &["--tail-ms", "4000", "--reference", &reference]);
     assert_eq!(code, Some(0), "sbc_peer failed: {peer:#}");
+    worker.wait_event("prompt_finished", Duration::from_secs(5), |_| true);
     let rx = &peer["received"];
     assert_eq!(rx["first_marker"], true, "{rx}");
     assert_eq!(rx["ssrc_constant"], true, "{rx}");
