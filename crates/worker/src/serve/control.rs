@@ -65,6 +65,8 @@ pub struct Control {
     refused: HashMap<u16, u64>,
     /// Reports of malformed messages, limited per source.
     malformed: ReportLimiter,
+    /// Queue overflows already reported, and when last.
+    overflow_reported: (u64, Instant),
 }
 
 impl Control {
@@ -97,6 +99,7 @@ impl Control {
             ringing: Vec::new(),
             refused: HashMap::new(),
             malformed: ReportLimiter::default(),
+            overflow_reported: (0, Instant::now()),
         })
     }
 
@@ -133,6 +136,7 @@ impl Control {
 
     /// Carries out everything the core has for us.
     async fn drain(&mut self) {
+        self.report_overflow(Instant::now());
         self.next_timeout = None;
         while let Some(output) = self.core.poll_output() {
             match output {
@@ -207,6 +211,17 @@ impl Control {
                 NO_CALL,
                 &json!({"event": "sip_refused", "source": source.to_string(), "method": method, "status": status.0}),
             ),
+        }
+    }
+
+    /// Reports datagrams the transports dropped for a full queue, at most once a second.
+    fn report_overflow(&mut self, now: Instant) {
+        let (reported, at) = self.overflow_reported;
+        let total = self.transports.overflowed();
+        if total > reported && now.duration_since(at) >= std::time::Duration::from_secs(1) {
+            let event = json!({"event": "sip_queue_overflow", "dropped": total - reported, "dropped_total": total});
+            self.sink.emit(NO_CALL, NO_CALL, &event);
+            self.overflow_reported = (total, now);
         }
     }
 

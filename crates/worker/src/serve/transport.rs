@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -39,17 +40,20 @@ pub struct Transports {
     udp: Vec<(Arc<UdpSocket>, SocketAddr)>,
     tcp_addrs: Vec<SocketAddr>,
     writers: Writers,
+    /// UDP datagrams dropped because the control task's queue was full.
+    overflow: Arc<AtomicU64>,
 }
 
 impl Transports {
     /// Binds every listen address and starts the readers.
     pub async fn bind(config: &SipConfig, inbound: mpsc::Sender<Inbound>) -> anyhow::Result<Self> {
         let writers: Writers = Arc::default();
+        let overflow = Arc::new(AtomicU64::new(0));
         let mut udp = Vec::new();
         for addr in &config.udp {
             let socket = Arc::new(bind_udp(*addr).with_context(|| format!("sip.udp {addr}"))?);
             let local = socket.local_addr()?;
-            tokio::spawn(read_udp(Arc::clone(&socket), inbound.clone()));
+            tokio::spawn(read_udp(Arc::clone(&socket), inbound.clone(), Arc::clone(&overflow)));
             udp.push((socket, local));
         }
         let mut tcp_addrs = Vec::new();
@@ -58,11 +62,16 @@ impl Transports {
             tcp_addrs.push(listener.local_addr()?);
             tokio::spawn(accept_tcp(listener, inbound.clone(), Arc::clone(&writers)));
         }
-        Ok(Self { udp, tcp_addrs, writers })
+        Ok(Self { udp, tcp_addrs, writers, overflow })
     }
 
     pub fn udp_addrs(&self) -> Vec<SocketAddr> {
         self.udp.iter().map(|(_, local)| *local).collect()
+    }
+
+    /// Datagrams dropped so far because the control task could not keep up.
+    pub fn overflowed(&self) -> u64 {
+        self.overflow.load(Ordering::Relaxed)
     }
 
     pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
@@ -108,14 +117,17 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-async fn read_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
+async fn read_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>, overflow: Arc<AtomicU64>) {
     let mut buf = vec![0u8; MAX_UDP];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, source)) => {
                 let item = Inbound { transport: Transport::Udp, source, data: buf[..n].to_vec() };
-                // A full queue means the control task is overloaded: drop, as UDP would.
-                let _ = inbound.try_send(item);
+                // A full queue means the control task is overloaded: drop, as UDP would, and
+                // count it so the overload is visible.
+                if inbound.try_send(item).is_err() {
+                    overflow.fetch_add(1, Ordering::Relaxed);
+                }
             }
             // ICMP port unreachable from an earlier send shows up here on Linux: not fatal.
             Err(_) => tokio::task::yield_now().await,
@@ -180,4 +192,31 @@ fn start_connection(stream: TcpStream, peer: SocketAddr, inbound: Option<mpsc::S
         });
     }
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When the control task cannot keep up, datagrams are dropped and counted, not queued
+    /// without bound.
+    #[test]
+    fn datagrams_beyond_a_full_queue_are_counted() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let (tx, _rx) = mpsc::channel(1); // held, never read
+            let config = SipConfig { udp: vec!["127.0.0.1:0".parse().unwrap()], tcp: Vec::new(), ..SipConfig::default() };
+            let transports = Transports::bind(&config, tx).await.expect("bind");
+            let target = transports.udp_addrs()[0];
+            let client = UdpSocket::bind("127.0.0.1:0").await.expect("client");
+            for _ in 0..20 {
+                client.send_to(b"OPTIONS sip:x SIP/2.0\r\n\r\n", target).await.expect("send");
+            }
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while transports.overflowed() < 19 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert_eq!(transports.overflowed(), 19, "one queued, the rest counted");
+        });
+    }
 }
