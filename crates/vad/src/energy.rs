@@ -44,7 +44,7 @@ impl Default for EnergyVad {
 impl EnergyVad {
     /// Updates with one frame of 16 kHz samples and returns its speech probability.
     pub fn push(&mut self, samples: &[f32]) -> f32 {
-        let level = dsp_level(samples);
+        let level = dsp::rms_dbfs(samples);
         self.current_min = self.current_min.min(level);
         self.frames_in_block += 1;
         if self.frames_in_block == BLOCK_FRAMES {
@@ -65,12 +65,6 @@ impl EnergyVad {
     pub fn probability(&self) -> f32 {
         self.probability
     }
-}
-
-/// RMS level in dBFS (the vad crate does not depend on dsp; this is the one formula it needs).
-fn dsp_level(samples: &[f32]) -> f32 {
-    let energy = samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32;
-    10.0 * energy.max(1e-10).log10()
 }
 
 #[cfg(test)]
