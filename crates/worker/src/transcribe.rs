@@ -52,7 +52,7 @@ pub fn transcribe_wav(wav: &WavFile, engines: &mut Engines, config: &GraphConfig
     Ok(produced)
 }
 
-fn silence_byte(format: codec::SampleFormat) -> u8 {
+pub(crate) fn silence_byte(format: codec::SampleFormat) -> u8 {
     match format {
         codec::SampleFormat::Ulaw => 0xff,
         codec::SampleFormat::Alaw => 0xd5,

@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub events: EventsConfig,
     #[serde(default)]
     pub compute: ComputeConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
     /// Graph settings for tenants that have none of their own.
     #[serde(default)]
     pub graph: GraphConfig,
@@ -90,6 +92,14 @@ impl Default for EventsConfig {
     }
 }
 
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the worker's HTTP API (health, agents' presence for routing). Default none:
+    /// no API.
+    pub listen: Option<SocketAddr>,
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComputeConfig {
@@ -127,6 +137,11 @@ pub struct TenantConfig {
     /// This tenant's graph settings; default the top-level `[graph]`.
     #[serde(default)]
     pub graph: Option<GraphConfig>,
+    /// The tenant's assistant: a file with its dialogue flow, routing and webhook (`[flow]`,
+    /// `[routing]`, `[webhook]`; see config/contoso.flow.toml). Relative to this file. Without
+    /// it calls are transcribed only. Default none.
+    #[serde(default)]
+    pub assistant: Option<PathBuf>,
 }
 
 fn default_max_calls() -> u32 {
@@ -167,13 +182,19 @@ impl ServeConfig {
     pub fn parse(text: &str, base: &Path) -> anyhow::Result<Self> {
         let mut config: Self = toml::from_str(text)?;
         for t in &mut config.tenants {
-            if let Some(p) = &mut t.prompt {
+            for p in [&mut t.prompt, &mut t.assistant].into_iter().flatten() {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
             }
         }
         config.validate()?;
+        // A broken flow is refused at load, naming the tenant and the place in its file.
+        for (i, t) in config.tenants.iter().enumerate() {
+            if let Some(path) = &t.assistant {
+                crate::assistant::AssistantFile::load(path, &format!("tenants[{i}].assistant"))?;
+            }
+        }
         Ok(config)
     }
 

@@ -28,7 +28,11 @@ use super::pool::RecognitionPool;
 use super::prompt::PromptCache;
 use super::session::{fill_random, hex, random_u64, rtp_session};
 use super::transport::{Inbound, Transports};
+use crate::assistant::Assistant;
+use crate::decisions::WebhookSender;
 use crate::graph::CallGraph;
+
+mod dialogue;
 
 /// Seconds a caller refused for load is told to wait (503 Retry-After, RFC 3261 §20.33).
 const RETRY_AFTER_SECS: u32 = 30;
@@ -44,6 +48,10 @@ struct CallInfo {
     local_sdp: SessionDescription,
     codec: sip::sdp::Codec,
     transferring: bool,
+    /// The caller's number (From user part), for a callback decision.
+    caller_number: Option<String>,
+    /// The assistant's dialogue, for tenants that have one; starts when the call is answered.
+    dialogue: Option<Box<dialogue::CallDialogue>>,
 }
 
 pub struct Control {
@@ -67,6 +75,10 @@ pub struct Control {
     malformed: ReportLimiter,
     /// Queue overflows already reported, and when last.
     overflow_reported: (u64, Instant),
+    /// Tenants' assistants, by tenant name.
+    assistants: HashMap<String, Arc<Assistant>>,
+    /// Decision webhooks, by tenant name.
+    webhooks: HashMap<String, WebhookSender>,
 }
 
 impl Control {
@@ -76,6 +88,8 @@ impl Control {
         media: std::sync::mpsc::Sender<MediaCommand>,
         pools: HashMap<String, Arc<RecognitionPool>>,
         sink: Arc<EventSink>,
+        assistants: HashMap<String, Arc<Assistant>>,
+        webhooks: HashMap<String, WebhookSender>,
     ) -> anyhow::Result<Self> {
         let first = transports.udp_addrs().into_iter().chain(transports.tcp_addrs()).next().context("no SIP listen address")?;
         let host = match &config.sip.advertised_host {
@@ -100,6 +114,8 @@ impl Control {
             refused: HashMap::new(),
             malformed: ReportLimiter::default(),
             overflow_reported: (0, Instant::now()),
+            assistants,
+            webhooks,
         })
     }
 
@@ -107,7 +123,9 @@ impl Control {
         loop {
             self.answer_due(Instant::now());
             self.drain().await;
-            let next_answer = self.ringing.iter().map(|(at, _, _)| *at).min();
+            let next_dialogue = self.dialogue_timeouts(Instant::now());
+            self.drain().await;
+            let next_answer = self.ringing.iter().map(|(at, _, _)| *at).chain(next_dialogue).min();
             let wake = match (self.next_timeout, next_answer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -163,7 +181,8 @@ impl Control {
             SipEvent::CallAnswered { call } => self.emit(call, json!({"event": "call_answered"})),
             SipEvent::Cancelled { call } => self.emit(call, json!({"event": "call_cancelled"})),
             SipEvent::CallEnded { call, reason } => {
-                if let Some(info) = self.calls.remove(&call) {
+                if let Some(mut info) = self.calls.remove(&call) {
+                    self.end_dialogue(&mut info, now);
                     // Cancelled while ringing: its media never started.
                     self.ringing.retain(|(_, c, _)| *c != call);
                     let _ = self.media.send(MediaCommand::Remove { call_id: info.call_id.clone() });
@@ -235,6 +254,8 @@ impl Control {
                 Ok(()) => {
                     if self.media.send(MediaCommand::Add(media)).is_err() {
                         let _ = self.core.hangup(call, now);
+                    } else {
+                        self.start_dialogue(call, now);
                     }
                 }
                 Err(e) => self.emit(call, json!({"event": "call_failed", "error": e.to_string()})),
@@ -331,13 +352,14 @@ impl Control {
             .ok_or_else(|| (StatusCode::NOT_ACCEPTABLE_HERE, format!("codec {} has no decoder", neg.codec.codec.encoding())))?;
         let graph_config = self.config.graph_for(tenant);
         let pool = self.pools.get(&graph_config.asr.model).cloned().ok_or_else(|| unavailable("no recognizer for the tenant's model".into()))?;
-        let prompt = match &tenant.prompt {
-            Some(path) => {
-                let rate = codec.sample_rate();
-                Some(self.prompts.get(path, rate).map_err(|e| unavailable(format!("{e:#}")))?)
-            }
-            None => None,
-        };
+        let assistant = self.assistants.get(&tenant.name).cloned();
+        let mut prompts = std::collections::VecDeque::new();
+        // With an assistant, the dialogue's greeting is the first prompt.
+        if let (Some(path), None) = (&tenant.prompt, &assistant) {
+            let rate = codec.sample_rate();
+            let audio = self.prompts.get(path, rate).map_err(|e| unavailable(format!("{e:#}")))?;
+            prompts.push_back(Arc::from(audio.as_slice()));
+        }
         let media = MediaCall {
             call_id: incoming.call_id.clone(),
             tenant: tenant.name.clone(),
@@ -345,8 +367,9 @@ impl Control {
             session,
             codec,
             graph: CallGraph::new(graph_config),
-            prompt,
-            recognition_prompt: graph_config.asr.initial_prompt.clone(),
+            prompts,
+            recognition_prompt: assistant.as_ref().and_then(|a| a.recognition_prompt.clone()).or_else(|| graph_config.asr.initial_prompt.clone()),
+            embedder: assistant.as_ref().map(|a| Arc::clone(&a.embedder)),
             pool,
         };
         self.ports_in_use.insert(port);
@@ -359,6 +382,8 @@ impl Control {
             local_sdp: answered.sdp,
             codec: neg.codec.codec,
             transferring: false,
+            caller_number: incoming.from.uri.as_sip().and_then(|u| u.user.clone()),
+            dialogue: None,
         };
         Ok((info, Box::new(media)))
     }
@@ -424,7 +449,22 @@ impl Control {
     }
 
     fn on_notice(&mut self, notice: MediaNotice) {
+        let id = match &notice {
+            MediaNotice::Dtmf { call_id, .. }
+            | MediaNotice::PromptFinished { call_id }
+            | MediaNotice::Transcript { call_id, .. }
+            | MediaNotice::FinalIsSpeculative { call_id, .. } => call_id.clone(),
+        };
+        if let Some(&call) = self.by_call_id.get(&id) {
+            if self.dialogue_notice(call, &notice, Instant::now()) {
+                if matches!(notice, MediaNotice::PromptFinished { .. }) {
+                    self.emit(call, json!({"event": "prompt_finished"}));
+                }
+                return;
+            }
+        }
         let (call_id, digit) = match notice {
+            MediaNotice::Transcript { .. } | MediaNotice::FinalIsSpeculative { .. } => return,
             MediaNotice::Dtmf { call_id, digit } => (call_id, digit),
             MediaNotice::PromptFinished { call_id } => {
                 if let Some(&call) = self.by_call_id.get(&call_id) {

@@ -33,11 +33,17 @@ const MAX_DATAGRAM: usize = 2048;
 /// Datagrams read per call per tick at most, so a flood on one call cannot starve the others.
 const MAX_READS_PER_TICK: usize = 32;
 
-/// What the media engine tells call control.
-#[derive(Debug, Clone, PartialEq)]
+/// What the media engine (and the recognition pool, for its results) tells call control.
+#[derive(Debug, Clone)]
 pub enum MediaNotice {
     Dtmf { call_id: String, digit: char },
+    /// A queued prompt has been sent to its last sample.
     PromptFinished { call_id: String },
+    /// The turn's final would decode the same audio as its speculative result: use that.
+    FinalIsSpeculative { call_id: String, turn: types::TurnId },
+    /// A recognition result of a call whose tenant has an assistant: text and, when the text is
+    /// not empty, its sentence embedding (computed on the pool thread, not the control task).
+    Transcript { call_id: String, turn: types::TurnId, kind: crate::graph::JobKind, text: String, embedding: Option<nlu::Embedding>, speech_end: MediaTime },
 }
 
 /// Everything the engine needs to run one call's media.
@@ -48,9 +54,11 @@ pub struct MediaCall {
     pub session: Session,
     pub codec: PayloadCodec,
     pub graph: CallGraph,
-    /// Prompt audio at the codec's sample rate, played from the start of the call.
-    pub prompt: Option<Arc<Vec<f32>>>,
+    /// Prompts at the codec's sample rate, played in order from the start of the call.
+    pub prompts: std::collections::VecDeque<Arc<[f32]>>,
     pub recognition_prompt: Option<String>,
+    /// Set for calls with an assistant: results go to call control with their embedding.
+    pub embedder: Option<Arc<nlu::Embedder>>,
     /// Decoders of the whisper model this call's tenant uses.
     pub pool: Arc<RecognitionPool>,
 }
@@ -69,6 +77,10 @@ pub enum MediaCommand {
     Remove { call_id: String },
     /// Send an RFC 4733 key press.
     SendDtmf { call_id: String, digit: char },
+    /// Queue a prompt (audio at the call's codec rate) after those already queued.
+    Play { call_id: String, audio: Arc<[f32]> },
+    /// Stop the prompt playing and drop the queued ones.
+    StopPlayback { call_id: String },
     /// A re-INVITE changed the media: a new codec (with its new RTP session), or the direction
     /// (hold: `send` false stops our outbound audio, RFC 3264 §8.4).
     Update { call_id: String, codec: Option<(PayloadCodec, Box<Session>)>, send: bool },
@@ -117,7 +129,7 @@ pub fn run(
                 },
                 Ok(MediaCommand::Remove { call_id }) => {
                     if let Some(i) = calls.iter().position(|c| c.call.call_id == call_id) {
-                        stop(calls.swap_remove(i), &sink);
+                        stop(calls.swap_remove(i), &sink, &notices);
                     }
                 }
                 Ok(MediaCommand::SendDtmf { call_id, digit }) => {
@@ -125,6 +137,17 @@ pub fn run(
                         if let Some(key) = rtp::DtmfKey::from_char(digit) {
                             let _ = c.call.session.send_dtmf(key, Duration::from_millis(100));
                         }
+                    }
+                }
+                Ok(MediaCommand::Play { call_id, audio }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.call.prompts.push_back(audio);
+                    }
+                }
+                Ok(MediaCommand::StopPlayback { call_id }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.call.prompts.clear();
+                        c.prompt_pos = 0;
                     }
                 }
                 Ok(MediaCommand::Update { call_id, codec, send }) => {
@@ -140,7 +163,7 @@ pub fn run(
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     for c in calls.drain(..) {
-                        stop(c, &sink);
+                        stop(c, &sink, &notices);
                     }
                     return;
                 }
@@ -161,7 +184,7 @@ pub fn run(
         for c in &mut calls {
             if c.started {
                 c.call.graph.process(&mut c.outputs);
-                dispatch(c, &sink);
+                dispatch(c, &sink, &notices);
             }
             send(c, now, &notices);
         }
@@ -211,9 +234,10 @@ fn switch_codec(c: &mut Running, codec: PayloadCodec, session: Session) -> Resul
     let encoder = codec::Encoder::new(codec, codec::OpusSettings::default()).map_err(|e| e.to_string())?;
     let decoder = codec::Decoder::new(codec).map_err(|e| e.to_string())?;
     if c.call.codec.sample_rate() != codec.sample_rate() {
-        // The prompt was decoded at the old codec's rate: it stops rather than play at the
+        // The prompts were rendered at the old codec's rate: they stop rather than play at the
         // wrong speed.
-        c.call.prompt = None;
+        c.call.prompts.clear();
+        c.prompt_pos = 0;
     }
     let n = codec.frame_samples();
     c.pcm = vec![0.0; n];
@@ -287,38 +311,53 @@ fn playout(c: &mut Running, now: Instant) {
     c.started = true;
 }
 
-fn dispatch(c: &mut Running, sink: &Arc<EventSink>) {
+fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
+    use crate::graph::JobKind;
     for output in c.outputs.drain(..) {
         match output {
             GraphOutput::Event(event) => sink.emit(&c.call.call_id, &c.call.tenant, &event),
             GraphOutput::Recognize(job) => {
+                if job.same_as_speculative && c.call.embedder.is_some() {
+                    // The caller said nothing after the speculative decode: call control
+                    // promotes that result to the final instead of a second decode.
+                    let _ = notices.send(MediaNotice::FinalIsSpeculative { call_id: c.call.call_id.clone(), turn: job.turn });
+                    continue;
+                }
                 let mut audio = Vec::new();
                 c.call.graph.job_audio(&mut audio);
                 let (job_sink, id, tenant) = (Arc::clone(sink), c.call.call_id.clone(), c.call.tenant.clone());
+                let (embedder, job_notices) = (c.call.embedder.clone(), notices.clone());
                 let decided = Instant::now();
                 let reply: crate::serve::pool::Reply = Box::new(move |result| match result {
                     Ok(r) => {
                         let transcript = types::Transcript {
                             turn: job.turn,
-                            text: r.text,
+                            text: r.text.clone(),
                             start: job.start,
                             end: job.end,
                             compute_ms: r.compute.as_secs_f32() * 1e3,
                         };
                         let event = match job.kind {
-                            crate::graph::JobKind::Partial => CallEvent::PartialTranscript(transcript),
-                            crate::graph::JobKind::Final => CallEvent::FinalTranscript(transcript),
+                            JobKind::Partial | JobKind::Speculative => CallEvent::PartialTranscript(transcript),
+                            JobKind::Final => CallEvent::FinalTranscript(transcript),
                         };
                         job_sink.emit(&id, &tenant, &event);
-                        if job.kind == crate::graph::JobKind::Final {
+                        if job.kind == JobKind::Final {
                             let latency = decided.elapsed().as_secs_f64() * 1e3;
                             job_sink.emit(&id, &tenant, &serde_json::json!({"event": "final_latency", "turn": job.turn.0, "ms": latency}));
+                        }
+                        if let Some(embedder) = embedder {
+                            // Embedding here keeps the 10 ms model call off the control task.
+                            let embedding = if r.text.trim().is_empty() { None } else { embedder.embed(&r.text).ok() };
+                            let notice = MediaNotice::Transcript { call_id: id, turn: job.turn, kind: job.kind, text: r.text, embedding, speech_end: job.end };
+                            let _ = job_notices.send(notice);
                         }
                     }
                     Err(e) => job_sink.emit(&id, &tenant, &serde_json::json!({"event": "recognition_error", "error": e.to_string()})),
                 });
                 let key = crate::serve::pool::TurnKey { call_id: c.call.call_id.clone(), turn: job.turn.0 };
-                let is_final = job.kind == crate::graph::JobKind::Final;
+                // A speculative decode may decide the turn: it queues with the finals.
+                let is_final = job.kind != JobKind::Partial;
                 if let Err(e) = c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone(), reply) {
                     sink.emit(&c.call.call_id, &c.call.tenant, &serde_json::json!({"event": "recognition_refused", "error": e.to_string()}));
                 }
@@ -337,14 +376,14 @@ fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSen
     }
     let n = c.out_pcm.len();
     c.out_pcm.fill(0.0);
-    if let Some(prompt) = &c.call.prompt {
-        if c.prompt_pos < prompt.len() {
-            let end = (c.prompt_pos + n).min(prompt.len());
-            c.out_pcm[..end - c.prompt_pos].copy_from_slice(&prompt[c.prompt_pos..end]);
-            c.prompt_pos = end;
-            if end == prompt.len() {
-                let _ = notices.send(MediaNotice::PromptFinished { call_id: c.call.call_id.clone() });
-            }
+    if let Some(prompt) = c.call.prompts.front() {
+        let end = (c.prompt_pos + n).min(prompt.len());
+        c.out_pcm[..end - c.prompt_pos].copy_from_slice(&prompt[c.prompt_pos..end]);
+        c.prompt_pos = end;
+        if end == prompt.len() {
+            c.call.prompts.pop_front();
+            c.prompt_pos = 0;
+            let _ = notices.send(MediaNotice::PromptFinished { call_id: c.call.call_id.clone() });
         }
     }
     let len = c.encoder.encode(&c.out_pcm, &mut c.out_payload).unwrap_or(0);
@@ -357,7 +396,7 @@ fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSen
     }
 }
 
-fn stop(mut c: Running, sink: &Arc<EventSink>) {
+fn stop(mut c: Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
     if let Some(t) = c.call.session.bye(Instant::now(), Some("call ended"), &mut c.packet) {
         let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
     }
@@ -380,5 +419,5 @@ fn stop(mut c: Running, sink: &Arc<EventSink>) {
     );
     // A caller who hangs up mid-sentence still gets that turn transcribed.
     c.call.graph.finish(&mut c.outputs);
-    dispatch(&mut c, sink);
+    dispatch(&mut c, sink, notices);
 }

@@ -12,10 +12,11 @@
 pub mod config;
 mod control;
 pub mod events;
+pub mod http;
 mod limiter;
 pub mod media;
 pub mod pool;
-mod prompt;
+pub(crate) mod prompt;
 mod session;
 mod transport;
 
@@ -55,6 +56,25 @@ pub fn run(config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         None
     };
 
+    // Tenants' assistants: the embedder and the prompt voice load once, each flow compiles once.
+    let mut assistants = HashMap::new();
+    let mut webhooks = HashMap::new();
+    if config.tenants.iter().any(|t| t.assistant.is_some()) {
+        let embedder = crate::assistant::load_embedder(models)?;
+        let renderer = crate::assistant::default_renderer()?;
+        for (i, t) in config.tenants.iter().enumerate() {
+            let Some(path) = &t.assistant else { continue };
+            let file = crate::assistant::AssistantFile::load(path, &format!("tenants[{i}].assistant"))?;
+            let assistant = crate::assistant::Assistant::build(&t.name, &file, Arc::clone(&embedder), Arc::clone(&renderer))?;
+            if let Some(hook) = &file.webhook {
+                let sender = crate::decisions::WebhookSender::start(hook.clone()).with_context(|| format!("tenants[{i}] webhook"))?;
+                webhooks.insert(t.name.clone(), sender);
+            }
+            assistants.insert(t.name.clone(), Arc::new(assistant));
+        }
+    }
+    let routers: HashMap<String, Arc<routing::Router>> = assistants.iter().map(|(k, a)| (k.clone(), Arc::clone(&a.router))).collect();
+
     let (media_tx, media_rx) = std::sync::mpsc::channel();
     let (notice_tx, notice_rx) = tokio::sync::mpsc::unbounded_channel();
     let media_sink = Arc::clone(&sink);
@@ -77,7 +97,18 @@ pub fn run(config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         for addr in transports.tcp_addrs() {
             eprintln!("attendant: SIP on tcp {addr}");
         }
-        let control = control::Control::new(Arc::clone(&config), transports, media_tx, pools, Arc::clone(&sink))?;
+        if let Some(addr) = config.http.listen {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("http.listen {addr}"))?;
+            eprintln!("attendant: HTTP on {}", listener.local_addr()?);
+            let state = http::HttpState::new(routers);
+            state.set_ready(true);
+            tokio::spawn(async move {
+                if let Err(e) = http::serve(listener, state).await {
+                    eprintln!("attendant: HTTP API stopped: {e}");
+                }
+            });
+        }
+        let control = control::Control::new(Arc::clone(&config), transports, media_tx, pools, Arc::clone(&sink), assistants, webhooks)?;
         control.run(inbound_rx, notice_rx).await
     })
 }

@@ -27,7 +27,7 @@ impl PromptCache {
     }
 }
 
-fn load(path: &Path, rate: SampleRate) -> anyhow::Result<Vec<f32>> {
+pub(crate) fn load(path: &Path, rate: SampleRate) -> anyhow::Result<Vec<f32>> {
     use anyhow::Context as _;
     let wav = WavFile::open(path).with_context(|| format!("prompt {}", path.display()))?;
     let channels = usize::from(wav.channels);

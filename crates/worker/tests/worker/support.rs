@@ -40,6 +40,22 @@ pub struct Fixture {
     pub text: String,
     pub turns: Option<Vec<Turn>>,
     pub format: serde_json::Value,
+    /// Assistant fixtures: the expected intent (None: no match) and slots.
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub slots: serde_json::Map<String, serde_json::Value>,
+    /// Assistant calls: what each turn should yield.
+    #[serde(default)]
+    pub turns_expected: Vec<ExpectedTurn>,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct ExpectedTurn {
+    pub text: String,
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub slots: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Fixture {

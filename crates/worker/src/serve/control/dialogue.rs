@@ -1,0 +1,263 @@
+//! The assistant on live calls: each call of a tenant with an assistant has a [`flow::Dialogue`]
+//! driven from here, on the control task.
+//!
+//! Inputs come from the media engine (prompt finished, DTMF) and the recognition pool
+//! (transcripts with their embedding, computed on the pool thread). Outputs go to the media
+//! engine (prompts, flush), the event sink, the webhook, and the SIP core (REFER or BYE at the
+//! end). A final whose audio is the same as the turn's speculative decode is not decoded again:
+//! the speculative result is promoted, which is most of why the decision can leave within
+//! 400 ms of the caller's last word.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use flow::{Dialogue, Input, Output};
+use serde_json::json;
+use sip::core::CallHandle;
+use sip::refer::ReferOptions;
+use sip::uri::Uri;
+use sip::Header;
+use types::{MediaTime, TurnId};
+
+use super::Control;
+use crate::graph::JobKind;
+use crate::serve::media::{MediaCommand, MediaNotice};
+
+/// A call's dialogue and what the control task tracks around it.
+pub(super) struct CallDialogue {
+    dialogue: Dialogue,
+    assistant: Arc<crate::assistant::Assistant>,
+    /// Prompt rate: the call's codec rate.
+    rate: types::SampleRate,
+    /// A turn the dialogue already has its answer for: later results of it are dropped.
+    closed_turn: Option<TurnId>,
+    /// The latest turn a result arrived for.
+    current_turn: Option<TurnId>,
+    /// The newest speculative result: turn, text, embedding.
+    speculative: Option<(TurnId, String, Option<nlu::Embedding>)>,
+    /// A final that is to be the speculative result of this turn, which has not arrived yet.
+    promote: Option<TurnId>,
+    /// The decision, kept for the transfer at hang-up.
+    decision: Option<routing::Decision>,
+}
+
+impl std::fmt::Debug for CallDialogue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallDialogue").field("closed_turn", &self.closed_turn).finish()
+    }
+}
+
+impl Control {
+    /// The call is answered: its dialogue starts (greeting).
+    pub(super) fn start_dialogue(&mut self, call: CallHandle, now: Instant) {
+        let Some(info) = self.calls.get_mut(&call) else { return };
+        let Some(assistant) = self.assistants.get(&info.tenant).cloned() else { return };
+        let mut call_info = flow::CallInfo::new(info.call_id.clone(), info.tenant.clone(), Some(SystemTime::now()));
+        call_info.caller_number = info.caller_number.clone();
+        let dialogue = Dialogue::new(Arc::clone(&assistant.flow), Arc::clone(&assistant.router), call_info, now);
+        let rate = codec::PayloadCodec::from_encoding_name(info.codec.encoding()).map_or(types::BUS_RATE, |c| c.sample_rate());
+        info.dialogue = Some(Box::new(CallDialogue {
+            dialogue,
+            assistant,
+            rate,
+            closed_turn: None,
+            current_turn: None,
+            speculative: None,
+            promote: None,
+            decision: None,
+        }));
+        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Start, now));
+    }
+
+    /// Feeds a media notice to the call's dialogue; false if the call has none.
+    pub(super) fn dialogue_notice(&mut self, call: CallHandle, notice: &MediaNotice, now: Instant) -> bool {
+        let has = self.calls.get(&call).is_some_and(|i| i.dialogue.is_some());
+        if !has {
+            return false;
+        }
+        match notice {
+            MediaNotice::PromptFinished { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::PromptFinished, now)),
+            MediaNotice::Dtmf { digit, .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Dtmf(*digit), now)),
+            MediaNotice::Transcript { turn, kind, text, embedding, speech_end, .. } => {
+                self.on_transcript(call, *turn, *kind, text, embedding.as_ref(), *speech_end, now)
+            }
+            MediaNotice::FinalIsSpeculative { turn, .. } => {
+                let spec = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| match &d.speculative {
+                    Some((t, text, e)) if t == turn => Some((text.clone(), e.clone())),
+                    _ => {
+                        d.promote = Some(*turn);
+                        None
+                    }
+                });
+                if let Some((text, embedding)) = spec {
+                    self.on_transcript(call, *turn, JobKind::Final, &text, embedding.as_ref(), MediaTime::ZERO, now);
+                }
+            }
+        }
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_transcript(&mut self, call: CallHandle, turn: TurnId, kind: JobKind, text: &str, embedding: Option<&nlu::Embedding>, _end: MediaTime, now: Instant) {
+        let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
+        if d.closed_turn.is_some_and(|c| c >= turn) {
+            return;
+        }
+        d.current_turn = Some(turn);
+        let mut promote = false;
+        if kind == JobKind::Speculative {
+            d.speculative = Some((turn, text.to_owned(), embedding.cloned()));
+            promote = d.promote == Some(turn);
+        }
+        let is_final = kind == JobKind::Final || promote;
+        if is_final {
+            d.closed_turn = Some(turn);
+        }
+        if text.trim().is_empty() && !is_final {
+            return;
+        }
+        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Speech { text, embedding, is_final }, now));
+    }
+
+    /// Dialogue timeouts that are due; returns the earliest one still pending.
+    pub(super) fn dialogue_timeouts(&mut self, now: Instant) -> Option<Instant> {
+        let due: Vec<CallHandle> = self
+            .calls
+            .iter()
+            .filter(|(_, i)| i.dialogue.as_ref().and_then(|d| d.dialogue.poll_timeout()).is_some_and(|t| t <= now))
+            .map(|(c, _)| *c)
+            .collect();
+        for call in due {
+            self.with_dialogue(call, now, |d, now| d.dialogue.handle_timeout(now));
+        }
+        self.calls.values().filter_map(|i| i.dialogue.as_ref().and_then(|d| d.dialogue.poll_timeout())).min()
+    }
+
+    /// The caller hung up: the dialogue reports its decision (`caller_hangup`) if it had none.
+    pub(super) fn end_dialogue(&mut self, info: &mut super::CallInfo, now: Instant) {
+        if let Some(d) = info.dialogue.as_mut() {
+            d.dialogue.handle_input(Input::CallerHangup, now);
+            while let Some(output) = d.dialogue.poll_output() {
+                if let Output::Decision(decision) = output {
+                    self.publish_decision(&info.call_id, &info.tenant, &d.assistant, &decision);
+                }
+            }
+            let _ = d.assistant.router.call_ended(&info.call_id, now);
+        }
+    }
+
+    /// Runs `f` on the call's dialogue, then carries out everything it asks for.
+    fn with_dialogue(&mut self, call: CallHandle, now: Instant, f: impl FnOnce(&mut CallDialogue, Instant)) {
+        let Some(info) = self.calls.get_mut(&call) else { return };
+        let Some(d) = info.dialogue.as_mut() else { return };
+        f(d, now);
+        let (call_id, tenant) = (info.call_id.clone(), info.tenant.clone());
+        let mut outputs = Vec::new();
+        while let Some(o) = d.dialogue.poll_output() {
+            outputs.push(o);
+        }
+        for output in outputs {
+            self.carry_out(call, &call_id, &tenant, output, now);
+        }
+    }
+
+    fn carry_out(&mut self, call: CallHandle, call_id: &str, tenant: &str, output: Output, now: Instant) {
+        let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
+        match output {
+            Output::Play(play) => {
+                let (assistant, rate) = (Arc::clone(&d.assistant), d.rate);
+                // Prompts are cached after their first rendering (about 10 ms with espeak-ng);
+                // block_in_place keeps the other tasks of the runtime going meanwhile.
+                let audio = tokio::task::block_in_place(|| assistant.render(&play.prompt, rate));
+                match audio {
+                    Ok(audio) => {
+                        let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), audio });
+                        self.sink.emit(call_id, tenant, &json!({"event": "prompt", "text": play.text}));
+                    }
+                    Err(e) => {
+                        // A prompt that cannot be rendered is skipped, as if played, so the
+                        // dialogue goes on rather than waiting forever.
+                        self.sink.emit(call_id, tenant, &json!({"event": "prompt_failed", "text": play.text, "error": format!("{e:#}")}));
+                        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::PromptFinished, now));
+                    }
+                }
+            }
+            Output::StopPlayback => {
+                let _ = self.media.send(MediaCommand::StopPlayback { call_id: call_id.to_owned() });
+            }
+            Output::Listen(listen) => {
+                self.sink.emit(call_id, tenant, &json!({"event": "listen", "step": listen.step, "expect": listen.expect}));
+            }
+            Output::EndTurn => {
+                d.closed_turn = d.current_turn;
+                self.sink.emit(call_id, tenant, &json!({"event": "turn_ended_early", "turn": d.current_turn.map(|t| t.0)}));
+            }
+            Output::Event(event) => {
+                let mut v = serde_json::to_value(&event).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    let kind = o.remove("event").or_else(|| o.remove("type")).unwrap_or_else(|| "flow".into());
+                    o.insert("flow".into(), kind);
+                    o.insert("event".into(), "flow".into());
+                }
+                self.sink.emit(call_id, tenant, &v);
+            }
+            Output::Decision(decision) => {
+                let assistant = Arc::clone(&d.assistant);
+                d.decision = Some((*decision).clone());
+                self.publish_decision(call_id, tenant, &assistant, &decision);
+            }
+            Output::Hangup => {
+                let decision = d.decision.clone();
+                self.finish_call(call, call_id, decision, now);
+            }
+        }
+    }
+
+    /// The decision as an event, and to the tenant's webhook.
+    fn publish_decision(&self, call_id: &str, tenant: &str, assistant: &crate::assistant::Assistant, decision: &routing::Decision) {
+        let mut v = serde_json::to_value(decision).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), "decision".into());
+            o.insert("graph_transfer".into(), decision.graph_transfer_body().unwrap_or_default());
+            o.insert("acs_transfer".into(), decision.acs_transfer_body().unwrap_or_default());
+        }
+        self.sink.emit(call_id, tenant, &v);
+        if let Some(sender) = self.webhooks.get(&assistant.tenant) {
+            sender.send(decision);
+        }
+    }
+
+    /// The dialogue is over: REFER to the decision's SIP target, else hang up.
+    fn finish_call(&mut self, call: CallHandle, call_id: &str, decision: Option<routing::Decision>, now: Instant) {
+        let refer = decision.as_ref().and_then(|d| d.sip_refer());
+        let Some(refer) = refer else {
+            let _ = self.core.hangup(call, now);
+            return;
+        };
+        let target = match Uri::parse(&refer.refer_to) {
+            Ok(t) => t,
+            Err(e) => {
+                self.emit(call, json!({"event": "transfer_failed", "error": format!("{}: {e}", refer.refer_to)}));
+                let _ = self.core.hangup(call, now);
+                return;
+            }
+        };
+        let options = ReferOptions {
+            referred_by: Some(format!("<sip:attendant@{}>", self.core.config().local_host)),
+            headers: refer.headers.iter().map(|(n, v)| Header::new(n.as_str(), v.clone())).collect(),
+            refer_to_headers: refer.refer_to_headers.clone(),
+        };
+        match self.core.refer(call, &target, options, now) {
+            Ok(()) => {
+                if let Some(info) = self.calls.get_mut(&call) {
+                    info.transferring = true;
+                }
+                self.emit(call, json!({"event": "transfer_started", "target": refer.refer_to, "trigger": "decision", "call": call_id}));
+            }
+            Err(e) => {
+                self.emit(call, json!({"event": "transfer_failed", "error": e.to_string()}));
+                let _ = self.core.hangup(call, now);
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The worker's HTTP API (axum on the worker's tokio runtime): liveness and readiness for
+//! Kubernetes, each tenant's agents as the router sees them, and presence updates in Microsoft
+//! Graph's shapes, so a Graph change-notification relay or a poller of
+//! `getPresencesByUserId` can feed routing directly.
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | GET | `/healthz` | | 200 `ok` |
+//! | GET | `/readyz` | | 200 `ready`, or 503 until [`HttpState::set_ready`] |
+//! | GET | `/v1/tenants/{tenant}/agents` | | 200, JSON array of [`routing::AgentStatus`] |
+//! | PUT, POST | `/v1/tenants/{tenant}/agents/{agent}/presence` | Graph presence `{"availability","activity"}` | 204 |
+//! | POST | `/v1/tenants/{tenant}/presence` | `{"value":[{"id","availability","activity"}, ...]}`, an array, or one object | 200, [`BatchResult`] |
+//!
+//! `{agent}` and a batch item's `id` are the agent's configured id or its Teams user id.
+//! Errors are JSON `{"error": code, "message": text}`: 404 `unknown_tenant` / `unknown_agent`,
+//! 400 `bad_json` / `unknown_availability` / `bad_presence`, 413 for a body over the limit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Json;
+use routing::{AgentStatus, PresenceUpdate, Router, RoutingError};
+
+/// Largest body of a single presence update: Graph's presence document is a few hundred bytes.
+pub const PRESENCE_BODY_LIMIT: usize = 16 * 1024;
+
+/// Largest batch body: room for Graph's `getPresencesByUserId` maximum of 650 users.
+pub const BATCH_BODY_LIMIT: usize = 256 * 1024;
+
+/// What the handlers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    /// Each tenant's router, by tenant name.
+    pub routers: Arc<HashMap<String, Arc<Router>>>,
+    ready: Arc<AtomicBool>,
+}
+
+/// The answer to a batch presence update: one result per item, in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchResult {
+    /// Items applied.
+    pub updated: usize,
+    /// Items refused.
+    pub failed: usize,
+    pub results: Vec<ItemResult>,
+}
+
+/// One batch item's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ItemResult {
+    /// The item's `id` as given (absent if it had none).
+    pub id: Option<String>,
+    /// HTTP status this item alone would have had: 204, 400 or 404.
+    pub status: u16,
+    /// The configured agent id updated, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Error code, on failure (as in the error bodies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl HttpState {
+    /// State over `routers`; not ready until [`HttpState::set_ready`].
+    pub fn new(routers: HashMap<String, Arc<Router>>) -> Self {
+        Self { routers: Arc::new(routers), ready: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// What `/readyz` reports: set once models are loaded and listeners bound; cleared when
+    /// draining, so Kubernetes sends no new work.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    fn tenant(&self, tenant: &str) -> Result<&Router, ApiError> {
+        self.routers
+            .get(tenant)
+            .map(|r| &**r)
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", format!("unknown tenant {:?}", clip(tenant))))
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router(state: HttpState) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/tenants/{tenant}/agents", get(agents))
+        .route(
+            "/v1/tenants/{tenant}/agents/{agent}/presence",
+            put(agent_presence).post(agent_presence).layer(DefaultBodyLimit::max(PRESENCE_BODY_LIMIT)),
+        )
+        .route("/v1/tenants/{tenant}/presence", post(batch_presence).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until the process stops (or the listener fails).
+pub async fn serve(listener: tokio::net::TcpListener, state: HttpState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+/// Serves until `shutdown` completes, then lets requests in progress finish.
+pub async fn serve_with_shutdown(
+    listener: tokio::net::TcpListener,
+    state: HttpState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
+    if state.is_ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+async fn agents(
+    State(state): State<HttpState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Vec<AgentStatus>>, ApiError> {
+    let Path(tenant) = path?;
+    Ok(Json(state.tenant(&tenant)?.agents(Instant::now())))
+}
+
+async fn agent_presence(
+    State(state): State<HttpState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path((tenant, agent)) = path?;
+    let router = state.tenant(&tenant)?;
+    let body = body?;
+    let mut update: PresenceUpdate = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", format!("not a Graph presence document: {e}")))?;
+    // The path names the agent; an `id` in the body (Graph includes one) does not override it.
+    update.id = Some(agent);
+    router.apply_presence_update(&update, Instant::now())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn batch_presence(
+    State(state): State<HttpState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchResult>, ApiError> {
+    let Path(tenant) = path?;
+    let router = state.tenant(&tenant)?;
+    let updates = PresenceUpdate::parse_batch(&body?)?;
+    let now = Instant::now();
+    let results: Vec<ItemResult> = updates
+        .iter()
+        .map(|u| {
+            let id = u.id.as_deref().map(clip);
+            match router.apply_presence_update(u, now) {
+                Ok(agent) => ItemResult { id, status: 204, agent: Some(agent), error: None, message: None },
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    ItemResult { id, status: e.status.as_u16(), agent: None, error: Some(e.code.into()), message: Some(e.message) }
+                }
+            }
+        })
+        .collect();
+    let updated = results.iter().filter(|r| r.agent.is_some()).count();
+    Ok(Json(BatchResult { updated, failed: results.len() - updated, results }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into())
+}
+
+/// An error answer: `{"error": code, "message": text}` with `status`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self { status, code, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(serde_json::json!({"error": self.code, "message": self.message}))).into_response()
+    }
+}
+
+impl From<RoutingError> for ApiError {
+    fn from(e: RoutingError) -> Self {
+        let (status, code) = match &e {
+            RoutingError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown_agent"),
+            RoutingError::UnknownQueue(_) => (StatusCode::NOT_FOUND, "unknown_queue"),
+            RoutingError::UnknownPresence(_) => (StatusCode::BAD_REQUEST, "unknown_availability"),
+            RoutingError::BadPresence(_) => (StatusCode::BAD_REQUEST, "bad_presence"),
+            RoutingError::Config { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "config"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        let status = r.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" };
+        Self::new(status, code, r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self::new(r.status(), "bad_path", r.body_text())
+    }
+}
+
+/// Caller-given text echoed in an error, cut short.
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}

@@ -1,0 +1,82 @@
+//! The `attendant simulate` command: picks the tenant, loads what its assistant needs, runs the
+//! call and prints it.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use codec::WavFile;
+
+use crate::assistant::{self, Assistant, AssistantFile};
+use crate::graph::GraphConfig;
+use crate::models::ModelDir;
+use crate::serve::config::ServeConfig;
+use crate::sync_call::Engines;
+
+use super::{print_line, simulate, SimOptions, SimReport};
+
+/// The tenant to simulate: its name, assistant file and graph settings.
+#[derive(Debug)]
+pub struct TenantSetup {
+    pub name: String,
+    pub assistant: AssistantFile,
+    pub graph: GraphConfig,
+}
+
+/// Resolves the tenant from a worker config (or the built-in sample tenant).
+pub fn tenant_setup(config: Option<&Path>, tenant: Option<&str>) -> anyhow::Result<TenantSetup> {
+    let Some(path) = config else {
+        if let Some(t) = tenant.filter(|t| *t != assistant::EMBEDDED_TENANT) {
+            anyhow::bail!("--tenant {t}: the built-in configuration has only the tenant \"{}\"; pass --config", assistant::EMBEDDED_TENANT);
+        }
+        return Ok(TenantSetup { name: assistant::EMBEDDED_TENANT.into(), assistant: AssistantFile::embedded()?, graph: GraphConfig::default() });
+    };
+    let config = ServeConfig::load(path)?;
+    let candidates: Vec<_> = config.tenants.iter().enumerate().filter(|(_, t)| t.assistant.is_some()).collect();
+    let (index, t) = match tenant {
+        Some(name) => candidates
+            .iter()
+            .find(|(_, t)| t.name == name)
+            .copied()
+            .with_context(|| format!("--tenant {name}: no tenant of that name with an assistant in {}", path.display()))?,
+        None => *candidates.first().with_context(|| format!("{}: no tenant has an assistant", path.display()))?,
+    };
+    let file_path = t.assistant.as_ref().context("tenant without assistant")?;
+    let assistant = AssistantFile::load(file_path, &format!("tenants[{index}].assistant"))?;
+    Ok(TenantSetup { name: t.name.clone(), assistant, graph: t.graph.clone().unwrap_or_else(|| config.graph.clone()) })
+}
+
+/// Loads every model the simulation needs and builds the tenant's assistant.
+pub fn load(setup: &TenantSetup, models: &ModelDir) -> anyhow::Result<(Engines, Assistant)> {
+    let mut graph = setup.graph.clone();
+    // Partials cost a whisper decode each; the dialogue decides on speculative and final
+    // results, as `serve` does with its default settings.
+    graph.asr.partial_interval_ms = setup.graph.asr.partial_interval_ms;
+    let engines = Engines::load(models, &graph)?;
+    let embedder = assistant::load_embedder(models)?;
+    let renderer = assistant::default_renderer()?;
+    let assistant = Assistant::build(&setup.name, &setup.assistant, embedder, renderer)?;
+    Ok((engines, assistant))
+}
+
+/// Runs the command; `Ok(false)` when the call ended without a decision.
+pub fn run(call: &Path, config: Option<&Path>, tenant: Option<&str>, dtmf: Vec<String>, json: bool) -> anyhow::Result<bool> {
+    let setup = tenant_setup(config, tenant)?;
+    let wav = WavFile::open(call).with_context(|| format!("{}", call.display()))?;
+    let (mut engines, assistant) = load(&setup, &ModelDir::locate())?;
+    let options = SimOptions { dtmf, ..SimOptions::default() };
+    let call_id = format!("sim-{}", call.file_stem().and_then(|s| s.to_str()).unwrap_or("call"));
+    let report: SimReport = simulate(&wav, &mut engines, &setup.graph, &assistant, &call_id, &options)?;
+    let mut out = std::io::stdout().lock();
+    for (at, event) in &report.events {
+        let line = print_line(*at, event, json);
+        if !line.is_empty() {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(report.decision.is_some())
+}
+
+/// Shared handle type for tests that reuse one loaded assistant across calls.
+pub type SharedAssistant = Arc<Assistant>;

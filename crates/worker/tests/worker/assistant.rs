@@ -1,0 +1,177 @@
+//! The assistant on the caller set of testdata/assistant (8 kHz µ-law, written independently of
+//! the sample flow's examples): intents from audio (ASR errors included), no-match on
+//! out-of-domain callers, digit and yes/no slots, and whole calls through `simulate` with their
+//! decision and its latency from the caller's last word.
+
+use std::sync::OnceLock;
+
+use attendant_worker::assistant::{self, Assistant, AssistantFile};
+use attendant_worker::graph::GraphConfig;
+use attendant_worker::simulate::{simulate, SimEvent, SimOptions};
+use attendant_worker::transcribe::transcribe_file;
+use codec::WavFile;
+
+use crate::support::{engines, finals, fixtures, model_dir, Fixture};
+
+/// The sample tenant's assistant, built once per test binary (embedding every example once).
+fn contoso() -> &'static Assistant {
+    static ASSISTANT: OnceLock<Assistant> = OnceLock::new();
+    ASSISTANT.get_or_init(|| {
+        let file = AssistantFile::embedded().expect("config/contoso.flow.toml is valid");
+        let embedder = assistant::load_embedder(&model_dir()).expect("models: run python3 tools/fetch_models.py");
+        let renderer = assistant::default_renderer().expect("espeak-ng: run tools/setup.sh");
+        Assistant::build("contoso", &file, embedder, renderer).expect("assistant builds")
+    })
+}
+
+/// What whisper heard in a single-utterance fixture (all final turns joined).
+fn heard(f: &Fixture) -> String {
+    let produced = {
+        let mut engines = engines();
+        transcribe_file(&f.file(), &mut engines, &GraphConfig::default(), None).unwrap_or_else(|e| panic!("{}: {e}", f.path))
+    };
+    finals(&produced).iter().map(|t| t.recognition.text.trim().to_owned()).collect::<Vec<_>>().join(" ")
+}
+
+fn category(f: &Fixture) -> String {
+    // Derived the same way the fixture tool derives it: an intent, else by slot, else out of domain.
+    match (&f.intent, f.slots.keys().next().map(String::as_str)) {
+        (Some(_), _) => "intent".into(),
+        (None, Some("digits")) => "digits".into(),
+        (None, Some("yes_no")) => "yes_no".into(),
+        (None, _) => "out_of_domain".into(),
+    }
+}
+
+#[test]
+fn intents_from_audio_reach_accuracy_and_no_match_precision() {
+    let a = contoso();
+    let mut correct = 0usize;
+    let mut in_domain = 0usize;
+    let (mut predicted_none, mut predicted_none_right, mut ood, mut ood_rejected) = (0usize, 0usize, 0usize, 0usize);
+    let mut misses = Vec::new();
+    for f in fixtures().into_iter().filter(|f| f.kind == "assistant") {
+        let cat = category(&f);
+        if cat != "intent" && cat != "out_of_domain" {
+            continue;
+        }
+        let text = heard(&f);
+        let embedding = a.embedder.embed(&text).expect("embed");
+        let got = a.flow.classifier().classify(&text, &embedding);
+        let expected = f.intent.clone();
+        if got.intent.is_none() {
+            predicted_none += 1;
+            predicted_none_right += usize::from(expected.is_none());
+        }
+        match &expected {
+            Some(_) => {
+                in_domain += 1;
+                correct += usize::from(got.intent == expected);
+            }
+            None => {
+                ood += 1;
+                ood_rejected += usize::from(got.intent.is_none());
+            }
+        }
+        if got.intent != expected {
+            misses.push(format!("{}: heard {text:?} -> {:?} ({:.2}), expected {expected:?}", f.path, got.intent, got.confidence));
+        }
+    }
+    let accuracy = correct as f64 / in_domain as f64;
+    let precision = if predicted_none == 0 { 1.0 } else { predicted_none_right as f64 / predicted_none as f64 };
+    let rejected = ood_rejected as f64 / ood as f64;
+    eprintln!(
+        "intent accuracy {correct}/{in_domain} = {accuracy:.3}; no-match precision {predicted_none_right}/{predicted_none} = {precision:.3}; \
+         out-of-domain rejected {ood_rejected}/{ood} = {rejected:.3}\nmisses:\n{}",
+        misses.join("\n")
+    );
+    assert!(in_domain >= 70 && ood >= 10, "the caller set is incomplete: {in_domain} in-domain, {ood} out-of-domain");
+    assert!(accuracy >= 0.95, "intent accuracy {accuracy:.3} below 0.95:\n{}", misses.join("\n"));
+    assert!(precision >= 0.90, "no-match precision {precision:.3} below 0.90:\n{}", misses.join("\n"));
+    assert!(rejected >= 0.75, "only {rejected:.3} of out-of-domain callers got no-match:\n{}", misses.join("\n"));
+}
+
+#[test]
+fn spoken_account_numbers_and_yes_no_fill_their_slots() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for f in fixtures().into_iter().filter(|f| f.kind == "assistant") {
+        let text = heard(&f);
+        match category(&f).as_str() {
+            "digits" => {
+                checked += 1;
+                let expected = f.slots["digits"].as_str().expect("digits slot is a string");
+                let got = nlu::spoken_digits(&text);
+                if got.as_deref() != Some(expected) {
+                    failures.push(format!("{}: heard {text:?} -> {got:?}, expected {expected}", f.path));
+                }
+            }
+            "yes_no" => {
+                checked += 1;
+                let expected = f.slots["yes_no"].as_bool().expect("yes_no slot is a bool");
+                let got = nlu::yes_no(&text);
+                if got != Some(expected) {
+                    failures.push(format!("{}: heard {text:?} -> {got:?}, expected {expected}", f.path));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 20, "only {checked} slot fixtures");
+    // Every yes/no must be right; an account number may be misheard by the recognizer at most once.
+    assert!(failures.len() <= 1, "{} slot failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Whole calls: greeting, intent, slot, confirmation, decision. The decision's intent and
+/// account number are the ones the caller gave, and it goes out within 400 ms (median) of the
+/// end of the caller's last word, measured against the fixture's own speech extents.
+#[test]
+fn simulated_calls_end_in_the_right_decision_promptly() {
+    let a = contoso();
+    let mut latencies = Vec::new();
+    for f in fixtures().into_iter().filter(|f| f.kind == "assistant_call") {
+        let wav = WavFile::open(&f.file()).expect("fixture");
+        let report = {
+            let mut engines = engines();
+            simulate(&wav, &mut engines, &GraphConfig::default(), a, &f.path, &SimOptions::default()).expect("simulate")
+        };
+        let lines: Vec<String> =
+            report.events.iter().map(|(at, e)| attendant_worker::simulate::print_line(*at, e, false)).filter(|l| !l.is_empty()).collect();
+        let transcript = lines.join("\n");
+        let decision = report.decision.clone().unwrap_or_else(|| panic!("{}: no decision\n{transcript}", f.path));
+        let expected_intent = f.turns_expected.iter().rev().find_map(|t| t.intent.clone());
+        assert_eq!(decision.intent, expected_intent, "{}: wrong intent\n{transcript}", f.path);
+        assert!(decision.target.queue.is_some() || decision.target.agent_id.is_some(), "{}: no target\n{transcript}", f.path);
+        // The last account number the caller gave (a correction replaces the first).
+        if expected_intent.as_deref() != Some("agent") {
+            let digits = f.turns_expected.iter().rev().find_map(|t| t.slots.get("digits").and_then(|d| d.as_str()));
+            if let Some(digits) = digits {
+                assert!(decision.slots.values().any(|v| v == digits), "{}: slots {:?}, expected {digits}\n{transcript}", f.path, decision.slots);
+            }
+        }
+        // Latency against the truth: the caller's last utterance before the decision, mapped
+        // from file time to call time.
+        let decided_at = report.events.iter().find(|(_, e)| matches!(e, SimEvent::Decision { .. })).map(|(at, _)| *at).expect("decision event");
+        let (spoke_at, file_start) = report
+            .events
+            .iter()
+            .filter(|(at, _)| *at <= decided_at)
+            .filter_map(|(at, e)| match e {
+                SimEvent::CallerSpeaks { file_start_ms, .. } => Some((at.as_millis(), *file_start_ms)),
+                _ => None,
+            })
+            .last()
+            .expect("the caller spoke");
+        let turns = f.turns.as_ref().expect("extents");
+        let last_word_file = turns.iter().filter(|t| t.start_ms >= file_start).map(|t| t.end_ms).next().expect("turn in utterance");
+        let last_word = spoke_at + (last_word_file - file_start);
+        let latency = decided_at.as_millis().saturating_sub(last_word);
+        eprintln!("{}: decision {:?} -> {:?} {} ms after the last word\n{transcript}\n", f.path, decision.intent, decision.target.queue, latency);
+        latencies.push(latency);
+    }
+    assert!(latencies.len() >= 4, "call fixtures missing");
+    latencies.sort_unstable();
+    let median = latencies[latencies.len() / 2];
+    eprintln!("decision latency after the last word: {latencies:?} ms, median {median}");
+    assert!(median <= 400, "median decision latency {median} ms over 400 ms: {latencies:?}");
+}
