@@ -55,11 +55,17 @@ pub enum Input<'a> {
     /// [`Dialogue::wants_embedding`] said so (without it an intent step cannot classify: a
     /// final without one counts as not understood, a partial is skipped).
     Speech { text: &'a str, embedding: Option<&'a nlu::Embedding>, is_final: bool },
+    /// The caller started speaking (the endpointer's turn start). While listening, the no-input
+    /// timer then waits for the turn's transcript instead of firing mid-sentence.
+    SpeechStarted,
     /// A keypad key: 0-9, *, #, A-D.
     Dtmf(char),
     /// The caller hung up: a decision `caller_hangup` goes out if none did, then nothing more.
     CallerHangup,
 }
+
+/// Longest turn (the endpointer's default cut) plus its recognition.
+const SPEECH_GRACE: std::time::Duration = std::time::Duration::from_secs(17);
 
 /// One call's dialogue.
 #[derive(Debug)]
@@ -152,6 +158,18 @@ impl Dialogue {
                 }
             }
             Input::CallerHangup => self.caller_hangup(now),
+            Input::SpeechStarted => {
+                if let Some(mut a) = self.take_listening() {
+                    if a.deadline.is_some() {
+                        // Room for the longest turn and its recognition; the transcript, once
+                        // it comes, answers or reprompts. Bounded, so an empty result cannot
+                        // leave the call waiting for ever.
+                        let spec = self.spec(&a.q);
+                        a.deadline = Some(now + spec.no_input_timeout + SPEECH_GRACE);
+                    }
+                    self.state = State::Asking(a);
+                }
+            }
         }
     }
 

@@ -14,9 +14,10 @@
 //! - background negatives: built-in everyday sentences (dropped when too close to an example)
 //!   and the tenant's own `negatives`.
 //!
-//! Positives carry half the total weight and negatives the other half (split evenly between
-//! the in-domain and background groups), so 0.5 is the point where a false match and a missed
-//! match cost the same. No test phrasing takes part in any of this.
+//! Positives carry half the total weight and negatives the other half (a quarter of it to the
+//! in-domain group, three quarters to the background group: see `IN_DOMAIN_NEGATIVE_SHARE`), so
+//! 0.5 is the point where a false match and a missed match cost the same. No test phrasing takes
+//! part in any of this.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,8 @@ use crate::{Embedder, Embedding, NluError};
 pub struct IntentSpec {
     /// The name reported in [`Classification::intent`]; unique, not empty.
     pub name: String,
-    /// Example phrasings, several and varied (8-15 is a good size); no default.
+    /// Example phrasings, several and varied (8-15 at least; 25-40 covering the intent's
+    /// sub-topics and indirect phrasings match real callers better); no default.
     #[serde(default)]
     pub examples: Vec<String>,
     /// Phrases that decide the intent outright when they occur as whole words in the
@@ -163,6 +165,14 @@ pub struct IntentClassifier {
 /// A built-in negative closer than this (cosine) to any example is not used: it may be
 /// something the tenant does want to match.
 const BACKGROUND_MAX_COSINE: f32 = 0.6;
+
+/// Share of the negatives' calibration weight given to the in-domain negatives (leave-one-out
+/// errors and examples scored with their intent removed); the background negatives get the
+/// rest. In-domain negatives are paraphrases of the tenant's own topics: weighted as much as
+/// truly unrelated sentences they teach the fit that any indirect in-domain phrasing is a
+/// negative, and real callers' indirect phrasings fall below the threshold. A quarter keeps
+/// them as evidence about confusable intents without letting them set the threshold.
+const IN_DOMAIN_NEGATIVE_SHARE: f64 = 0.25;
 
 /// Texts per forward pass when embedding examples (bounds the padded batch's memory).
 const EMBED_CHUNK: usize = 32;
@@ -368,16 +378,20 @@ fn calibrate(
 
     let mut samples: Vec<Sample> = Vec::new();
     let share = |n: usize, of: f64| if n == 0 { 0.0 } else { of / n as f64 };
-    let neg_groups =
-        usize::from(!in_domain_neg.is_empty()) + usize::from(!background_neg.is_empty());
-    let per_group = if neg_groups == 0 {
-        0.0
-    } else {
-        0.5 / neg_groups as f64
+    // The negatives' half of the weight: IN_DOMAIN_NEGATIVE_SHARE of it to the in-domain group,
+    // the rest to the background group; all of it to whichever group is alone.
+    let (g_in, g_bg) = match (in_domain_neg.is_empty(), background_neg.is_empty()) {
+        (false, false) => (
+            0.5 * IN_DOMAIN_NEGATIVE_SHARE,
+            0.5 * (1.0 - IN_DOMAIN_NEGATIVE_SHARE),
+        ),
+        (false, true) => (0.5, 0.0),
+        (true, false) => (0.0, 0.5),
+        (true, true) => (0.0, 0.0),
     };
     let w_pos = share(pos.len(), 0.5);
-    let w_in = share(in_domain_neg.len(), per_group);
-    let w_bg = share(background_neg.len(), per_group);
+    let w_in = share(in_domain_neg.len(), g_in);
+    let w_bg = share(background_neg.len(), g_bg);
     samples.extend(pos.into_iter().map(|x| (x, true, w_pos)));
     samples.extend(in_domain_neg.into_iter().map(|x| (x, false, w_in)));
     samples.extend(background_neg.into_iter().map(|x| (x, false, w_bg)));

@@ -27,9 +27,11 @@ pub fn spoken_digits(text: &str) -> Option<String> {
             }
             Kind::Num(ref digits) => {
                 composer.flush(&mut out);
-                // "double 5" repeats a lone digit; a longer numeral is taken as written.
-                let times = if digits.len() == 1 { repeat } else { 1 };
-                (0..times).for_each(|_| out.push_str(digits));
+                // "double 5" repeats the digit. The recognizer writes "triple seven two four
+                // one" as "Triple 7241": the multiplier belongs to the first digit only.
+                let (first, rest) = digits.split_at(1);
+                (0..repeat).for_each(|_| out.push_str(first));
+                out.push_str(rest);
             }
             Kind::Zero => {
                 composer.flush(&mut out);

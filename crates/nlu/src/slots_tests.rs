@@ -47,6 +47,9 @@ fn double_and_triple() {
     check("double oh seven", "007");
     check("four double two nine", "4229");
     check("double 5 3", "553");
+    // The recognizer writes "triple seven two four one" as "Triple 7241".
+    check("Triple 7241.", "777241");
+    check("Double 5-1209", "551209");
 }
 
 #[test]

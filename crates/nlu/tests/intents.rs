@@ -194,6 +194,28 @@ const HELD_OUT: &[(&str, &str)] = &[
     ("I'd rather speak to somebody", "agent"),
     ("human please", "agent"),
     ("give me a representative", "agent"),
+    // A second batch in transcript style (fillers, no punctuation), written after the first.
+    ("um yeah the amount on my latest bill doesn't look right", "billing"),
+    ("what's this late fee on my account", "billing"),
+    ("hi i'm calling because my invoice went up by twenty dollars", "billing"),
+    ("i want to make a payment on my account", "payment"),
+    ("can i pay what i owe over the phone", "payment"),
+    ("i'd like to use my visa to clear the balance", "payment"),
+    ("uh my router keeps restarting", "technical_support"),
+    ("the tv says no signal", "technical_support"),
+    ("i can't get my laptop on the wifi", "technical_support"),
+    ("yeah i want to close my account", "cancel"),
+    ("i'm not renewing, please stop the service", "cancel"),
+    ("i found a cheaper provider so i'm leaving", "cancel"),
+    ("i'd like to upgrade my package", "sales"),
+    ("how much would it be to add premium channels", "sales"),
+    ("what internet plans do you have", "sales"),
+    ("is anyone else in my area without internet", "outage"),
+    ("it looks like the service is down for the whole town", "outage"),
+    ("is there a problem on your end right now", "outage"),
+    ("i need to talk to someone", "agent"),
+    ("uh can you transfer me to a live agent", "agent"),
+    ("i don't want to talk to a machine", "agent"),
 ];
 
 const OUT_OF_DOMAIN: &[&str] = &[
@@ -209,6 +231,10 @@ const OUT_OF_DOMAIN: &[&str] = &[
     "how old is the universe",
     "the sunset was beautiful yesterday",
     "sing me happy birthday",
+    "what time does the pharmacy close",
+    "can you tell me a bedtime story",
+    "i'm looking for my lost wallet",
+    "how do you make a paper airplane",
 ];
 
 fn classify(text: &str) -> nlu::Classification {

@@ -126,10 +126,9 @@ impl SyncCall {
                     };
                     match job.kind {
                         JobKind::Partial => produced.push(Produced::Event(CallEvent::PartialTranscript(transcript))),
-                        JobKind::Speculative => {
-                            produced.push(Produced::Event(CallEvent::PartialTranscript(transcript)));
-                            self.speculative = Some((job.turn, recognition));
-                        }
+                        // Kept for the final over the same audio; not a partial (its cadence is
+                        // the caller's pauses, not the partial interval).
+                        JobKind::Speculative => self.speculative = Some((job.turn, recognition)),
                         JobKind::Final => {
                             let (decided_at, forced) = match self.pending_end.take() {
                                 Some((turn, at, forced)) if turn == job.turn => (at, forced),

@@ -39,6 +39,8 @@ pub enum MediaNotice {
     Dtmf { call_id: String, digit: char },
     /// A queued prompt has been sent to its last sample.
     PromptFinished { call_id: String },
+    /// The caller started a turn (calls with an assistant only).
+    SpeechStarted { call_id: String },
     /// The turn's final would decode the same audio as its speculative result: use that.
     FinalIsSpeculative { call_id: String, turn: types::TurnId },
     /// A recognition result of a call whose tenant has an assistant: text and, when the text is
@@ -315,7 +317,12 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
     use crate::graph::JobKind;
     for output in c.outputs.drain(..) {
         match output {
-            GraphOutput::Event(event) => sink.emit(&c.call.call_id, &c.call.tenant, &event),
+            GraphOutput::Event(event) => {
+                if matches!(event, CallEvent::SpeechStarted { .. }) && c.call.embedder.is_some() {
+                    let _ = notices.send(MediaNotice::SpeechStarted { call_id: c.call.call_id.clone() });
+                }
+                sink.emit(&c.call.call_id, &c.call.tenant, &event)
+            }
             GraphOutput::Recognize(job) => {
                 if job.same_as_speculative && c.call.embedder.is_some() {
                     // The caller said nothing after the speculative decode: call control

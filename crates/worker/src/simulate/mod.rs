@@ -232,7 +232,11 @@ impl<'a> Sim<'a> {
         let outputs: Vec<GraphOutput> = self.outputs.drain(..).collect();
         for output in outputs {
             match output {
-                GraphOutput::Event(CallEvent::SpeechStarted { turn, at }) => self.report.push(at, SimEvent::SpeechStarted { turn: turn.0 }),
+                GraphOutput::Event(CallEvent::SpeechStarted { turn, at }) => {
+                    self.report.push(at, SimEvent::SpeechStarted { turn: turn.0 });
+                    self.dialogue.handle_input(Input::SpeechStarted, self.instant(self.now));
+                    self.drain_dialogue()?;
+                }
                 GraphOutput::Event(CallEvent::SpeechEnded { turn, at, decided_at, .. }) => {
                     self.report.push(decided_at, SimEvent::SpeechEnded { turn: turn.0, speech_end_ms: at.as_millis() })
                 }

@@ -278,7 +278,7 @@ fn transfer_key_sends_refer_with_context_and_ends_the_call() {
     let tenant = format!("{LOOPBACK_TENANT}transfer = {{ dtmf = \"0\", target = \"sip:agents@queue.example.net\" }}\n");
     let worker = Worker::start("transfer", "", &tenant);
     let pcap = pcap(&worker, "ivr/representative.8k-ulaw.wav", "0");
-    let subs = [("PCAP", pcap.display().to_string()), ("TARGET", "agents@queue.example.net".to_owned())];
+    let subs = [("PCAP", pcap.display().to_string()), ("TARGET", "agents@queue.example.net".to_owned()), ("REFER_TIMEOUT_MS", "15000".into())];
     let run = sipp(&worker, "transfer.xml", &subs, &[]);
     assert_eq!(run.code, Some(0), "sipp failed:\n{}\n{}", run.log, run.messages);
     assert!(run.messages.contains("Referred-By:"), "{}", run.messages);
@@ -516,4 +516,69 @@ fn reinvite_hold_and_codec_change_reach_the_media() {
     let last = worker.wait_event("final_transcript", Duration::from_secs(30), |_| true);
     let errors = word_errors(&normalize("Is there an outage in my area?"), &normalize(last["text"].as_str().unwrap_or("")));
     assert!(errors <= 1, "PCMA audio after the codec change: {last}");
+}
+
+/// A µ-law 8 kHz mono WAV of `fixture` with `lead_ms` of silence before it and `trail_ms` after.
+fn padded_ulaw(worker: &Worker, fixture: &str, lead_ms: u32, trail_ms: u32) -> String {
+    let wav = codec::WavFile::open(&repo_root().join("testdata").join(fixture)).expect("fixture");
+    assert_eq!((wav.format, wav.rate.hz(), wav.channels), (codec::SampleFormat::Ulaw, 8000, 1), "{fixture}");
+    let mut data = vec![0xffu8; (lead_ms * 8) as usize];
+    data.extend_from_slice(&wav.data);
+    data.extend(std::iter::repeat_n(0xffu8, (trail_ms * 8) as usize));
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(4 + 26 + 8 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&18u32.to_le_bytes());
+    for v in [7u16, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    for v in [1u16, 8, 0] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    let path = worker.dir.join("caller.wav");
+    std::fs::write(&path, out).expect("write wav");
+    path.display().to_string()
+}
+
+/// A whole assistant call from an SBC: the sample tenant's greeting and menu are played as RTP,
+/// the caller says what they want, keys the account number and confirms with 1; the decision
+/// goes out as an event (intent, slot, target) and as a REFER to the chosen agent carrying the
+/// context in User-to-User and X-Attendant-* headers.
+#[test]
+fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
+    let flow = repo_root().join("config/contoso.flow.toml");
+    let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
+    let worker = Worker::start("assistant", "", &tenant);
+    // The greeting and menu last about 18 s with the espeak-ng voice; the caller answers after
+    // 20 s, then (8 s later, time enough for recognition on a loaded machine) keys the account
+    // number and "1" (yes).
+    let wav = padded_ulaw(&worker, "assistant/make-a-payment.wav", 20_000, 8_000);
+    let pcap_path = worker.dir.join("assistant.pcap");
+    let status = Command::new("python3")
+        .arg(repo_root().join("tools/wav2pcap.py"))
+        .args([wav.as_str(), pcap_path.to_str().expect("utf-8"), "--dtmf", "551234561"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("python3");
+    assert!(status.success(), "wav2pcap failed");
+    let subs = [("PCAP", pcap_path.display().to_string()), ("TARGET", "alice@cc.contoso.example.com".to_owned()), ("REFER_TIMEOUT_MS", "60000".into())];
+    let run = sipp(&worker, "transfer.xml", &subs, &["-timeout", "90s"]);
+    let events = worker.events();
+    assert_eq!(run.code, Some(0), "sipp failed:\n{}\n{}\nevents: {events:#?}", run.log, run.messages);
+    for header in ["X-Attendant-Intent: payment", "X-Attendant-Queue: payments", "User-to-User:"] {
+        assert!(run.messages.contains(header), "no {header} in:\n{}", run.messages);
+    }
+    let prompts = events.iter().filter(|e| e["event"] == "prompt").count();
+    assert!(prompts >= 3, "greeting, menu, account prompt expected: {events:#?}");
+    let decision = worker.wait_event("decision", Duration::from_secs(5), |_| true);
+    assert_eq!(decision["intent"], "payment", "{decision}");
+    assert_eq!(decision["slots"]["account"], "55123456", "{decision}");
+    assert_eq!(decision["target"]["queue"], "payments", "{decision}");
+    worker.wait_event("transfer_result", Duration::from_secs(10), |e| e["ok"] == true);
 }

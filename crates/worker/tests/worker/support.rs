@@ -52,6 +52,8 @@ pub struct Fixture {
 
 #[derive(Clone, Debug, serde::Deserialize)]
 pub struct ExpectedTurn {
+    /// What the caller says in this turn (the manifest's record; the tests score by intent and slot).
+    #[allow(dead_code)]
     pub text: String,
     pub intent: Option<String>,
     #[serde(default)]

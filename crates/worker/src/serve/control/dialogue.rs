@@ -78,6 +78,7 @@ impl Control {
         match notice {
             MediaNotice::PromptFinished { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::PromptFinished, now)),
             MediaNotice::Dtmf { digit, .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Dtmf(*digit), now)),
+            MediaNotice::SpeechStarted { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::SpeechStarted, now)),
             MediaNotice::Transcript { turn, kind, text, embedding, speech_end, .. } => {
                 self.on_transcript(call, *turn, *kind, text, embedding.as_ref(), *speech_end, now)
             }
