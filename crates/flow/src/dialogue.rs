@@ -55,6 +55,10 @@ pub enum Input<'a> {
     /// [`Dialogue::wants_embedding`] said so (without it an intent step cannot classify: a
     /// final without one counts as not understood, a partial is skipped).
     Speech { text: &'a str, embedding: Option<&'a nlu::Embedding>, is_final: bool },
+    /// A transcript of the caller's turn so far, taken while the caller pauses (a speculative
+    /// decode, before the end-of-turn silence has elapsed). An answer the final would accept
+    /// ends the turn on it; anything else waits for the final.
+    SpeechPause { text: &'a str, embedding: Option<&'a nlu::Embedding> },
     /// The caller started speaking (the endpointer's turn start). While listening, the no-input
     /// timer then waits for the turn's transcript instead of firing mid-sentence.
     SpeechStarted,
@@ -158,6 +162,18 @@ impl Dialogue {
                 }
             }
             Input::CallerHangup => self.caller_hangup(now),
+            Input::SpeechPause { text, embedding } => {
+                if let Some(a) = self.take_listening() {
+                    let text = text.trim();
+                    let speech = self.spec(&a.q).speech;
+                    let keying = a.collector.as_ref().is_some_and(|c| !c.digits().is_empty());
+                    if text.is_empty() || !speech || keying {
+                        self.state = State::Asking(a);
+                    } else {
+                        self.partial(a, text, embedding, true, now);
+                    }
+                }
+            }
             Input::SpeechStarted => {
                 if let Some(mut a) = self.take_listening() {
                     if a.deadline.is_some() {

@@ -288,7 +288,7 @@ impl Dialogue {
             }
             // The caller is talking: no-input must not fire under them.
             a.deadline = Some(now + spec.no_input_timeout);
-            self.partial(a, text, embedding, now);
+            self.partial(a, text, embedding, false, now);
             return;
         }
         a.deadline = None;
@@ -327,13 +327,18 @@ impl Dialogue {
     }
 
     /// A partial transcript: answers the question only when it is clear (early end).
-    fn partial(&mut self, a: Asking, text: &str, embedding: Option<&nlu::Embedding>, now: Instant) {
+    /// A transcript before the turn's end: mid-speech (`paused` false), or of the whole turn
+    /// so far while the caller pauses (`paused`: the worker's speculative decode). Mid-speech
+    /// it must clear `early_end_confidence`; in a pause an answer the final would accept is
+    /// taken (a match, a valid number), since that is what the final would almost always say.
+    pub(crate) fn partial(&mut self, a: Asking, text: &str, embedding: Option<&nlu::Embedding>, paused: bool, now: Instant) {
         let flow = Arc::clone(&self.flow);
         let model = &flow.model;
-        let Some(min_confidence) = model.early_end else {
+        let Some(early) = model.early_end else {
             self.state = State::Asking(a);
             return;
         };
+        let min_confidence = if paused { 0.0 } else { early };
         match self.spec(&a.q).expect {
             Expect::Intent => {
                 let c = embedding.map(|e| flow.classifier.classify(text, e));
@@ -347,7 +352,7 @@ impl Dialogue {
                 let Question::Node(n) = &a.q else { return unreachable_state(&mut self.state, a) };
                 let n = *n;
                 if let (NodeKind::Digits(dg), Some(d)) = (&model.nodes[n].kind, nlu::spoken_digits(text)) {
-                    if d.len() == dg.max as usize && dg.accepts(&d) {
+                    if (paused || d.len() == dg.max as usize) && dg.accepts(&d) {
                         self.end_turn(text, now);
                         return self.digits(a, d, now);
                     }

@@ -87,6 +87,13 @@ impl Call {
         self.input(Input::Speech { text, embedding: embedding.as_ref(), is_final })
     }
 
+    /// The worker's speculative decode: the turn so far, while the caller pauses.
+    fn pause(&mut self, text: &str) -> Vec<Output> {
+        self.now += Duration::from_millis(200);
+        let embedding = if self.d.wants_embedding() { shared().embedder.embed(text).ok() } else { None };
+        self.input(Input::SpeechPause { text, embedding: embedding.as_ref() })
+    }
+
     fn key(&mut self, key: char) -> Vec<Output> {
         self.now += Duration::from_millis(300);
         self.input(Input::Dtmf(key))
@@ -385,4 +392,24 @@ fn outage_message_then_yes_no() {
     let d = call.decision();
     assert_eq!(d.target.kind, TargetKind::Hangup);
     assert_eq!(d.transcript.last().map(|l| l.text.as_str()), Some("Thanks for calling Contoso. Goodbye."));
+}
+
+#[test]
+fn a_pause_takes_any_answer_the_final_would_take_and_waits_on_the_rest() {
+    let mut call = Call::new(router(), None);
+    at_menu(&mut call);
+    // Nothing the menu understands: wait for the final (the caller may go on).
+    assert!(call.pause("oh sorry").is_empty());
+    // The whole answer so far matches an intent: the turn ends on it.
+    let outs = call.pause("oh sorry, okay, my internet keeps dropping out");
+    assert_eq!(outs.first(), Some(&Output::EndTurn), "{outs:#?}");
+    assert!(events(&outs).iter().any(|e| matches!(e, FlowEvent::IntentRecognized { intent, .. } if intent == "technical_support")));
+
+    // A valid account number in a pause ends the digits step below its maximum length.
+    let mut call = Call::new(router(), None);
+    call.key('1');
+    call.play_out();
+    assert!(call.pause("five five one").is_empty(), "too short to be an account number");
+    let outs = call.pause("five five one two three four five");
+    assert_eq!(outs.first(), Some(&Output::EndTurn), "{outs:#?}");
 }

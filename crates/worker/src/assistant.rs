@@ -37,6 +37,17 @@ pub struct AssistantFile {
     /// Text that biases recognition toward the tenant's vocabulary. Default none.
     #[serde(default)]
     pub recognition_prompt: Option<String>,
+    /// Silence that ends a caller's turn on this tenant's calls (the endpointer's
+    /// `min_silence_ms`). A clear answer does not wait for it: the speculative decode 200 ms
+    /// after the last word lets the dialogue end the turn early. So it can be longer than the
+    /// transcription default (500 ms) and spare callers who pause mid-answer ("Oh, sorry.
+    /// Okay, my internet...") a reprompt. Default 900 ms.
+    #[serde(default = "default_end_silence_ms")]
+    pub end_silence_ms: u32,
+}
+
+fn default_end_silence_ms() -> u32 {
+    900
 }
 
 impl AssistantFile {
@@ -53,10 +64,20 @@ impl AssistantFile {
         let file: Self = toml::from_str(text).with_context(|| place.to_owned())?;
         file.routing.validate("routing").map_err(|e: RoutingError| anyhow::anyhow!("{place}: {e}"))?;
         file.flow.validate("flow", &file.routing).map_err(|e| anyhow::anyhow!("{place}:\n{e}"))?;
+        if !(300..=3000).contains(&file.end_silence_ms) {
+            anyhow::bail!("{place}: end_silence_ms: must be between 300 and 3000");
+        }
         if let Some(w) = &file.webhook {
             w.validate("webhook").with_context(|| place.to_owned())?;
         }
         Ok(file)
+    }
+
+    /// The tenant's graph settings with this assistant's end-of-turn silence.
+    pub fn graph(&self, base: &crate::graph::GraphConfig) -> crate::graph::GraphConfig {
+        let mut graph = base.clone();
+        graph.endpointer.min_silence_ms = self.end_silence_ms;
+        graph
     }
 
     pub fn embedded() -> anyhow::Result<Self> {

@@ -230,7 +230,10 @@ impl CallGraph {
             }
             None if self.endpointer.in_turn() => {
                 self.append(&frame);
-                if self.policy.partial_due(frame.end()) {
+                // No partials while the caller pauses: the speculative decode covers the pause,
+                // and a partial of the same audio would only delay it and the final.
+                let paused = self.endpointer.pause().is_some_and(|(_, silent)| silent >= self.speculative_frames && self.speculative_frames > 0);
+                if !paused && self.policy.partial_due(frame.end()) {
                     self.job_len = self.turn_audio.len();
                     let turn = TurnId(self.next_turn - 1);
                     let job = AsrJob { turn, kind: JobKind::Partial, start: self.speech_start, end: frame.end(), same_as_speculative: false };

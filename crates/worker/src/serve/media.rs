@@ -45,7 +45,7 @@ pub enum MediaNotice {
     FinalIsSpeculative { call_id: String, turn: types::TurnId },
     /// A recognition result of a call whose tenant has an assistant: text and, when the text is
     /// not empty, its sentence embedding (computed on the pool thread, not the control task).
-    Transcript { call_id: String, turn: types::TurnId, kind: crate::graph::JobKind, text: String, embedding: Option<nlu::Embedding>, speech_end: MediaTime },
+    Transcript { call_id: String, turn: types::TurnId, kind: crate::graph::JobKind, text: String, embedding: Option<nlu::Embedding>, speech_end: Instant },
 }
 
 /// Everything the engine needs to run one call's media.
@@ -334,6 +334,10 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                 c.call.graph.job_audio(&mut audio);
                 let (job_sink, id, tenant) = (Arc::clone(sink), c.call.call_id.clone(), c.call.tenant.clone());
                 let (embedder, job_notices) = (c.call.embedder.clone(), notices.clone());
+                // When the caller's last word of this job was heard, on the wall clock: the
+                // decision's latency is counted from there.
+                let behind = Duration::from_millis(c.media_time.saturating_sub(job.end).as_millis());
+                let speech_end = Instant::now().checked_sub(behind).unwrap_or_else(Instant::now);
                 let decided = Instant::now();
                 let reply: crate::serve::pool::Reply = Box::new(move |result| match result {
                     Ok(r) => {
@@ -356,7 +360,7 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                         if let Some(embedder) = embedder {
                             // Embedding here keeps the 10 ms model call off the control task.
                             let embedding = if r.text.trim().is_empty() { None } else { embedder.embed(&r.text).ok() };
-                            let notice = MediaNotice::Transcript { call_id: id, turn: job.turn, kind: job.kind, text: r.text, embedding, speech_end: job.end };
+                            let notice = MediaNotice::Transcript { call_id: id, turn: job.turn, kind: job.kind, text: r.text, embedding, speech_end };
                             let _ = job_notices.send(notice);
                         }
                     }

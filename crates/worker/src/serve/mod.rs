@@ -32,7 +32,14 @@ use events::EventSink;
 use pool::RecognitionPool;
 
 /// Loads the models, binds the sockets and runs until the process is stopped.
-pub fn run(config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
+pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
+    // Assistant tenants end turns on their assistant's silence (see AssistantFile::end_silence_ms).
+    for (i, t) in config.tenants.iter_mut().enumerate() {
+        if let Some(path) = &t.assistant {
+            let file = crate::assistant::AssistantFile::load(path, &format!("tenants[{i}].assistant"))?;
+            t.graph = Some(file.graph(t.graph.as_ref().unwrap_or(&config.graph)));
+        }
+    }
     let config = Arc::new(config);
     let sink = Arc::new(EventSink::open(config.events.file.as_deref(), config.events.stdout)?);
 

@@ -30,7 +30,9 @@ pub fn tenant_setup(config: Option<&Path>, tenant: Option<&str>) -> anyhow::Resu
         if let Some(t) = tenant.filter(|t| *t != assistant::EMBEDDED_TENANT) {
             anyhow::bail!("--tenant {t}: the built-in configuration has only the tenant \"{}\"; pass --config", assistant::EMBEDDED_TENANT);
         }
-        return Ok(TenantSetup { name: assistant::EMBEDDED_TENANT.into(), assistant: AssistantFile::embedded()?, graph: GraphConfig::default() });
+        let assistant = AssistantFile::embedded()?;
+        let graph = assistant.graph(&GraphConfig::default());
+        return Ok(TenantSetup { name: assistant::EMBEDDED_TENANT.into(), assistant, graph });
     };
     let config = ServeConfig::load(path)?;
     let candidates: Vec<_> = config.tenants.iter().enumerate().filter(|(_, t)| t.assistant.is_some()).collect();
@@ -44,7 +46,8 @@ pub fn tenant_setup(config: Option<&Path>, tenant: Option<&str>) -> anyhow::Resu
     };
     let file_path = t.assistant.as_ref().context("tenant without assistant")?;
     let assistant = AssistantFile::load(file_path, &format!("tenants[{index}].assistant"))?;
-    Ok(TenantSetup { name: t.name.clone(), assistant, graph: t.graph.clone().unwrap_or_else(|| config.graph.clone()) })
+    let graph = assistant.graph(t.graph.as_ref().unwrap_or(&config.graph));
+    Ok(TenantSetup { name: t.name.clone(), assistant, graph })
 }
 
 /// Loads every model the simulation needs and builds the tenant's assistant.
@@ -69,7 +72,15 @@ pub fn run(call: &Path, config: Option<&Path>, tenant: Option<&str>, dtmf: Vec<S
     let call_id = format!("sim-{}", call.file_stem().and_then(|s| s.to_str()).unwrap_or("call"));
     let report: SimReport = simulate(&wav, &mut engines, &setup.graph, &assistant, &call_id, &options)?;
     let mut out = std::io::stdout().lock();
-    for (at, event) in &report.events {
+    // With --json the decision is the last line (what follows it, the transfer prompt and the
+    // hang-up, comes before it there), so a script can take the last line.
+    let is_decision = |e: &super::SimEvent| matches!(e, super::SimEvent::Decision { .. });
+    let ordered: Vec<_> = if json {
+        report.events.iter().filter(|(_, e)| !is_decision(e)).chain(report.events.iter().filter(|(_, e)| is_decision(e))).collect()
+    } else {
+        report.events.iter().collect()
+    };
+    for (at, event) in ordered {
         let line = print_line(*at, event, json);
         if !line.is_empty() {
             writeln!(out, "{line}")?;

@@ -307,7 +307,11 @@ impl<'a> Sim<'a> {
             }
             self.last_input = Some(p.speech_end);
             let at = self.instant(p.ready_at);
-            self.dialogue.handle_input(Input::Speech { text: &p.text, embedding: p.embedding.as_ref(), is_final }, at);
+            let input = match p.kind {
+                JobKind::Speculative => Input::SpeechPause { text: &p.text, embedding: p.embedding.as_ref() },
+                _ => Input::Speech { text: &p.text, embedding: p.embedding.as_ref(), is_final },
+            };
+            self.dialogue.handle_input(input, at);
             if is_final {
                 self.closed_turn = Some(p.turn);
             }

@@ -138,12 +138,13 @@ fn spoken_account_numbers_and_yes_no_fill_their_slots() {
 fn simulated_calls_end_in_the_right_decision_promptly() {
     let a = contoso();
     let mut latencies = Vec::new();
-    let (mut with_digits, mut exact_digits) = (0usize, 0usize);
+    let (mut with_digits, mut exact_digits, mut calls) = (0usize, 0usize, 0usize);
     for f in fixtures().into_iter().filter(|f| f.kind == "assistant_call") {
         let wav = WavFile::open(&f.file()).expect("fixture");
         let report = {
             let mut engines = engines();
-            simulate(&wav, &mut engines, &GraphConfig::default(), a, &f.path, &SimOptions::default()).expect("simulate")
+            let graph = AssistantFile::embedded().expect("sample flow").graph(&GraphConfig::default());
+            simulate(&wav, &mut engines, &graph, a, &f.path, &SimOptions::default()).expect("simulate")
         };
         let lines: Vec<String> =
             report.events.iter().map(|(at, e)| attendant_worker::simulate::print_line(*at, e, false)).filter(|l| !l.is_empty()).collect();
@@ -155,7 +156,8 @@ fn simulated_calls_end_in_the_right_decision_promptly() {
         // The last account number the caller gave (a correction replaces the first): the
         // slot must hold a valid account number; whether it is exactly the spoken one depends
         // on the recognizer (counted below).
-        if expected_intent.as_deref() != Some("agent") {
+        // The sample flow asks for the account number on billing and payment calls only.
+        if matches!(expected_intent.as_deref(), Some("billing" | "payment")) {
             let digits = f.turns_expected.iter().rev().find_map(|t| t.slots.get("digits").and_then(|d| d.as_str()));
             if let Some(digits) = digits {
                 // A misheard number fails validation and is asked for again; a caller who then
@@ -185,13 +187,19 @@ fn simulated_calls_end_in_the_right_decision_promptly() {
         let last_word = spoke_at + (last_word_file - file_start);
         let latency = decided_at.as_millis().saturating_sub(last_word);
         eprintln!("{}: decision {:?} -> {:?} {} ms after the last word\n{transcript}\n", f.path, decision.intent, decision.target.queue, latency);
-        latencies.push(latency);
+        calls += 1;
+        // A decision forced by no-input timeouts answers no word: its latency is not counted.
+        if serde_json::to_value(&decision.reason).expect("reason") != "no_input" {
+            latencies.push(latency);
+        }
     }
-    assert!(latencies.len() >= 4, "call fixtures missing");
+    assert!(calls >= 4, "call fixtures missing");
+    assert!(latencies.len() >= 3, "too few calls decided on the caller's words: {latencies:?}");
     eprintln!("account numbers exactly as spoken: {exact_digits} of {with_digits} calls");
     assert!(exact_digits * 2 >= with_digits, "account numbers right in only {exact_digits} of {with_digits} calls");
     latencies.sort_unstable();
-    let median = latencies[latencies.len() / 2];
+    let n = latencies.len();
+    let median = if n % 2 == 1 { latencies[n / 2] } else { (latencies[n / 2 - 1] + latencies[n / 2]) / 2 };
     eprintln!("decision latency after the last word: {latencies:?} ms, median {median}");
     assert!(median <= 400, "median decision latency {median} ms over 400 ms: {latencies:?}");
 }

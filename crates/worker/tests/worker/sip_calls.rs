@@ -552,7 +552,12 @@ fn padded_ulaw(worker: &Worker, fixture: &str, lead_ms: u32, trail_ms: u32) -> S
 /// context in User-to-User and X-Attendant-* headers.
 #[test]
 fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
-    let flow = repo_root().join("config/contoso.flow.toml");
+    // The sample flow keeps New York business hours; the test must not depend on the time of
+    // day it runs at.
+    let text = std::fs::read_to_string(repo_root().join("config/contoso.flow.toml")).expect("sample flow");
+    assert!(text.contains("always_open = false"), "the sample flow's hours switch moved");
+    let flow = std::env::temp_dir().join(format!("attendant-contoso-{}.flow.toml", std::process::id()));
+    std::fs::write(&flow, text.replace("always_open = false", "always_open = true")).expect("write flow");
     let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
     let worker = Worker::start("assistant", "", &tenant);
     // The greeting and menu last about 18 s with the espeak-ng voice; the caller answers after
@@ -580,5 +585,7 @@ fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
     assert_eq!(decision["intent"], "payment", "{decision}");
     assert_eq!(decision["slots"]["account"], "55123456", "{decision}");
     assert_eq!(decision["target"]["queue"], "payments", "{decision}");
+    // Timed from the caller's last input (here the "1" key) to the decision.
+    assert!(decision["timings"]["last_word_to_decision_ms"].as_u64().is_some_and(|ms| ms < 2_000), "{decision}");
     worker.wait_event("transfer_result", Duration::from_secs(10), |e| e["ok"] == true);
 }

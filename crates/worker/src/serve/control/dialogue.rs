@@ -17,7 +17,7 @@ use sip::core::CallHandle;
 use sip::refer::ReferOptions;
 use sip::uri::Uri;
 use sip::Header;
-use types::{MediaTime, TurnId};
+use types::TurnId;
 
 use super::Control;
 use crate::graph::JobKind;
@@ -33,8 +33,10 @@ pub(super) struct CallDialogue {
     closed_turn: Option<TurnId>,
     /// The latest turn a result arrived for.
     current_turn: Option<TurnId>,
-    /// The newest speculative result: turn, text, embedding.
-    speculative: Option<(TurnId, String, Option<nlu::Embedding>)>,
+    /// The newest speculative result: turn, text, embedding, when its speech ended.
+    speculative: Option<(TurnId, String, Option<nlu::Embedding>, Instant)>,
+    /// The end of the caller's latest input given to the dialogue (last word, key press).
+    last_input: Option<Instant>,
     /// A final that is to be the speculative result of this turn, which has not arrived yet.
     promote: Option<TurnId>,
     /// The decision, kept for the transfer at hang-up.
@@ -65,6 +67,7 @@ impl Control {
             speculative: None,
             promote: None,
             decision: None,
+            last_input: None,
         }));
         self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Start, now));
     }
@@ -77,21 +80,24 @@ impl Control {
         }
         match notice {
             MediaNotice::PromptFinished { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::PromptFinished, now)),
-            MediaNotice::Dtmf { digit, .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Dtmf(*digit), now)),
+            MediaNotice::Dtmf { digit, .. } => self.with_dialogue(call, now, |d, now| {
+                d.last_input = Some(now);
+                d.dialogue.handle_input(Input::Dtmf(*digit), now)
+            }),
             MediaNotice::SpeechStarted { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::SpeechStarted, now)),
             MediaNotice::Transcript { turn, kind, text, embedding, speech_end, .. } => {
                 self.on_transcript(call, *turn, *kind, text, embedding.as_ref(), *speech_end, now)
             }
             MediaNotice::FinalIsSpeculative { turn, .. } => {
                 let spec = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| match &d.speculative {
-                    Some((t, text, e)) if t == turn => Some((text.clone(), e.clone())),
+                    Some((t, text, e, end)) if t == turn => Some((text.clone(), e.clone(), *end)),
                     _ => {
                         d.promote = Some(*turn);
                         None
                     }
                 });
-                if let Some((text, embedding)) = spec {
-                    self.on_transcript(call, *turn, JobKind::Final, &text, embedding.as_ref(), MediaTime::ZERO, now);
+                if let Some((text, embedding, end)) = spec {
+                    self.on_transcript(call, *turn, JobKind::Final, &text, embedding.as_ref(), end, now);
                 }
             }
         }
@@ -99,7 +105,7 @@ impl Control {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_transcript(&mut self, call: CallHandle, turn: TurnId, kind: JobKind, text: &str, embedding: Option<&nlu::Embedding>, _end: MediaTime, now: Instant) {
+    fn on_transcript(&mut self, call: CallHandle, turn: TurnId, kind: JobKind, text: &str, embedding: Option<&nlu::Embedding>, end: Instant, now: Instant) {
         let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
         if d.closed_turn.is_some_and(|c| c >= turn) {
             return;
@@ -107,7 +113,7 @@ impl Control {
         d.current_turn = Some(turn);
         let mut promote = false;
         if kind == JobKind::Speculative {
-            d.speculative = Some((turn, text.to_owned(), embedding.cloned()));
+            d.speculative = Some((turn, text.to_owned(), embedding.cloned(), end));
             promote = d.promote == Some(turn);
         }
         let is_final = kind == JobKind::Final || promote;
@@ -117,7 +123,13 @@ impl Control {
         if text.trim().is_empty() && !is_final {
             return;
         }
-        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Speech { text, embedding, is_final }, now));
+        d.last_input = Some(end);
+        let input = if kind == JobKind::Speculative && !is_final {
+            Input::SpeechPause { text, embedding }
+        } else {
+            Input::Speech { text, embedding, is_final }
+        };
+        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(input, now));
     }
 
     /// Dialogue timeouts that are due; returns the earliest one still pending.
@@ -202,8 +214,9 @@ impl Control {
                 }
                 self.sink.emit(call_id, tenant, &v);
             }
-            Output::Decision(decision) => {
+            Output::Decision(mut decision) => {
                 let assistant = Arc::clone(&d.assistant);
+                decision.timings.last_word_to_decision_ms = d.last_input.map(|t| now.saturating_duration_since(t).as_millis() as u64);
                 d.decision = Some((*decision).clone());
                 self.publish_decision(call_id, tenant, &assistant, &decision);
             }
