@@ -208,8 +208,11 @@ impl Control {
                 if let Some(info) = self.calls.get_mut(&call) {
                     info.transferring = false;
                 }
-                if ok {
-                    // The caller is with the target now: our leg is done (RFC 5589 §6.1).
+                // Transferred: the caller is with the target, our leg is done (RFC 5589 §6.1).
+                // An assistant call whose transfer failed has nothing left to say either: its
+                // decision (already out as an event and to the webhook) stands.
+                let assistant_call = self.calls.get(&call).is_some_and(|i| i.dialogue.is_some());
+                if ok || assistant_call {
                     let _ = self.core.hangup(call, now);
                 }
             }

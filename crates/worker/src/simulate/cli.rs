@@ -3,7 +3,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use codec::WavFile;
@@ -52,11 +51,7 @@ pub fn tenant_setup(config: Option<&Path>, tenant: Option<&str>) -> anyhow::Resu
 
 /// Loads every model the simulation needs and builds the tenant's assistant.
 pub fn load(setup: &TenantSetup, models: &ModelDir) -> anyhow::Result<(Engines, Assistant)> {
-    let mut graph = setup.graph.clone();
-    // Partials cost a whisper decode each; the dialogue decides on speculative and final
-    // results, as `serve` does with its default settings.
-    graph.asr.partial_interval_ms = setup.graph.asr.partial_interval_ms;
-    let engines = Engines::load(models, &graph)?;
+    let engines = Engines::load(models, &setup.graph)?;
     let embedder = assistant::load_embedder(models)?;
     let renderer = assistant::default_renderer()?;
     let assistant = Assistant::build(&setup.name, &setup.assistant, embedder, renderer)?;
@@ -88,6 +83,3 @@ pub fn run(call: &Path, config: Option<&Path>, tenant: Option<&str>, dtmf: Vec<S
     }
     Ok(report.decision.is_some())
 }
-
-/// Shared handle type for tests that reuse one loaded assistant across calls.
-pub type SharedAssistant = Arc<Assistant>;
