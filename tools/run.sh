@@ -9,7 +9,7 @@ tools/setup.sh
 if (($#)); then
   exec target/release/attendant simulate "$@"
 fi
-for call in testdata/assistant/calls/billing-digits-yes.wav \
+for call in testdata/assistant/calls/payment-corrected-digits.wav \
             testdata/assistant/calls/pizza-then-internet.wav; do
   echo "== attendant simulate $call"
   target/release/attendant simulate "$call"

@@ -361,7 +361,7 @@ impl Control {
         if let (Some(path), None) = (&tenant.prompt, &assistant) {
             let rate = codec.sample_rate();
             let audio = self.prompts.get(path, rate).map_err(|e| unavailable(format!("{e:#}")))?;
-            prompts.push_back(Arc::from(audio.as_slice()));
+            prompts.push_back(audio);
         }
         let media = MediaCall {
             call_id: incoming.call_id.clone(),

@@ -11,17 +11,17 @@ use types::SampleRate;
 
 #[derive(Debug, Default)]
 pub struct PromptCache {
-    cache: HashMap<(PathBuf, u32), Arc<Vec<f32>>>,
+    cache: HashMap<(PathBuf, u32), Arc<[f32]>>,
 }
 
 impl PromptCache {
     /// The prompt at `path` as mono samples at `rate`.
-    pub fn get(&mut self, path: &Path, rate: SampleRate) -> anyhow::Result<Arc<Vec<f32>>> {
+    pub fn get(&mut self, path: &Path, rate: SampleRate) -> anyhow::Result<Arc<[f32]>> {
         let key = (path.to_owned(), rate.hz());
         if let Some(p) = self.cache.get(&key) {
             return Ok(Arc::clone(p));
         }
-        let prompt = Arc::new(load(path, rate)?);
+        let prompt: Arc<[f32]> = load(path, rate)?.into();
         self.cache.insert(key, Arc::clone(&prompt));
         Ok(prompt)
     }
