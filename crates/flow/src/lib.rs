@@ -122,16 +122,23 @@ impl FlowFile {
     /// Parses and validates a tenant file's text; `prefix` names it in errors.
     pub fn parse(text: &str, prefix: &str) -> Result<FlowFile, FlowError> {
         let file: FlowFile = toml::from_str(text).map_err(|e| FlowError::File(e.to_string()))?;
+        Self::check(&file.flow, &file.routing, prefix)?;
+        Ok(file)
+    }
+
+    /// Validates a tenant's routing, then its flow against that routing: what every file that
+    /// holds `[flow]` and `[routing]` (this one, the worker's assistant file) must pass.
+    pub fn check(flow: &FlowConfig, routing: &routing::RoutingConfig, prefix: &str) -> Result<(), FlowError> {
         let at = |t: &str| if prefix.is_empty() { t.to_string() } else { format!("{prefix}.{t}") };
-        file.routing.validate(&at("routing")).map_err(|e| {
+        routing.validate(&at("routing")).map_err(|e| {
             let error = match e {
                 routing::RoutingError::Config { field, reason } => ConfigError { place: field, reason },
                 other => ConfigError { place: at("routing"), reason: other.to_string() },
             };
             FlowError::Config(Errors(vec![error]))
         })?;
-        file.flow.validate(&at("flow"), &file.routing)?;
-        Ok(file)
+        flow.validate(&at("flow"), routing)?;
+        Ok(())
     }
 
     /// Reads, parses and validates a tenant file; errors name the file, places start at its

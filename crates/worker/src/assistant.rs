@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use flow::{CompiledFlow, FlowConfig, Prompt};
-use routing::RoutingError;
 use nlu::Embedder;
 use routing::{Router, RoutingConfig};
 use tts::PromptRenderer;
@@ -54,16 +53,14 @@ impl AssistantFile {
     /// Reads and checks an assistant file; `place` names it in errors (`tenants[0].assistant`).
     pub fn load(path: &Path, place: &str) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{place}: cannot read {}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base, &format!("{place} ({})", path.display()))
+        Self::parse(&text, &format!("{place} ({})", path.display()))
     }
 
-    /// Parses and checks assistant text; WAV prompt paths resolve against `base`.
-    pub fn parse(text: &str, base: &Path, place: &str) -> anyhow::Result<Self> {
-        let _ = base; // WAV prompt paths are taken as written (relative to the working directory).
+    /// Parses and checks assistant text. WAV prompt paths are taken as written (relative to
+    /// the working directory).
+    pub fn parse(text: &str, place: &str) -> anyhow::Result<Self> {
         let file: Self = toml::from_str(text).with_context(|| place.to_owned())?;
-        file.routing.validate("routing").map_err(|e: RoutingError| anyhow::anyhow!("{place}: {e}"))?;
-        file.flow.validate("flow", &file.routing).map_err(|e| anyhow::anyhow!("{place}:\n{e}"))?;
+        flow::FlowFile::check(&file.flow, &file.routing, "").map_err(|e| anyhow::anyhow!("{place}:\n{e}"))?;
         if !(300..=3000).contains(&file.end_silence_ms) {
             anyhow::bail!("{place}: end_silence_ms: must be between 300 and 3000");
         }
@@ -81,7 +78,7 @@ impl AssistantFile {
     }
 
     pub fn embedded() -> anyhow::Result<Self> {
-        Self::parse(EMBEDDED_ASSISTANT, Path::new("."), "embedded contoso.flow.toml")
+        Self::parse(EMBEDDED_ASSISTANT, "embedded contoso.flow.toml")
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use routing::{AttemptResult, DeadLetter, Decision, Outbox, RetryPolicy, RoutingError};
+use routing::{parse_retry_after, AttemptResult, DeadLetter, Decision, Outbox, RetryPolicy, RoutingError};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
 /// `[webhook]`: where decisions go and how hard to try.
@@ -439,13 +439,6 @@ fn parse_url(url: &str) -> Result<Uri, String> {
         return Err("has no host".into());
     }
     Ok(uri)
-}
-
-/// `Retry-After` as delta-seconds (RFC 9110 §10.2.3); the HTTP-date form is ignored (the
-/// policy's backoff applies then).
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let v = value.trim();
-    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| Duration::from_secs(v.parse().unwrap_or(u64::MAX)))
 }
 
 /// UTC time as RFC 3339 with milliseconds, e.g. `2025-01-31T08:15:00.250Z`.

@@ -33,11 +33,14 @@ use pool::RecognitionPool;
 
 /// Loads the models, binds the sockets and runs until the process is stopped.
 pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
-    // Assistant tenants end turns on their assistant's silence (see AssistantFile::end_silence_ms).
+    // Each assistant file is read once here. Its tenant ends turns on the assistant's silence
+    // (see AssistantFile::end_silence_ms).
+    let mut files = Vec::new();
     for (i, t) in config.tenants.iter_mut().enumerate() {
         if let Some(path) = &t.assistant {
             let file = crate::assistant::AssistantFile::load(path, &format!("tenants[{i}].assistant"))?;
             t.graph = Some(file.graph(t.graph.as_ref().unwrap_or(&config.graph)));
+            files.push((i, t.name.clone(), file));
         }
     }
     let config = Arc::new(config);
@@ -66,18 +69,16 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
     // Tenants' assistants: the embedder and the prompt voice load once, each flow compiles once.
     let mut assistants = HashMap::new();
     let mut webhooks = HashMap::new();
-    if config.tenants.iter().any(|t| t.assistant.is_some()) {
+    if !files.is_empty() {
         let embedder = crate::assistant::load_embedder(models)?;
         let renderer = crate::assistant::default_renderer()?;
-        for (i, t) in config.tenants.iter().enumerate() {
-            let Some(path) = &t.assistant else { continue };
-            let file = crate::assistant::AssistantFile::load(path, &format!("tenants[{i}].assistant"))?;
-            let assistant = crate::assistant::Assistant::build(&t.name, &file, Arc::clone(&embedder), Arc::clone(&renderer))?;
+        for (i, name, file) in &files {
+            let assistant = crate::assistant::Assistant::build(name, file, Arc::clone(&embedder), Arc::clone(&renderer))?;
             if let Some(hook) = &file.webhook {
                 let sender = crate::decisions::WebhookSender::start(hook.clone()).with_context(|| format!("tenants[{i}] webhook"))?;
-                webhooks.insert(t.name.clone(), sender);
+                webhooks.insert(name.clone(), sender);
             }
-            assistants.insert(t.name.clone(), Arc::new(assistant));
+            assistants.insert(name.clone(), Arc::new(assistant));
         }
     }
     let routers: HashMap<String, Arc<routing::Router>> = assistants.iter().map(|(k, a)| (k.clone(), Arc::clone(&a.router))).collect();
