@@ -88,3 +88,24 @@ fn bad_config_is_rejected_naming_the_field() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("endpointer.threshold"), "{}", text(&out.stderr));
 }
+
+/// A worker config whose tenant's assistant file has a broken flow: `simulate` (and `serve`,
+/// which loads it the same way) refuses it at load, naming the tenant's file and the place.
+#[test]
+fn broken_assistant_flow_is_rejected_naming_the_place() {
+    let flow = std::fs::read_to_string(crate::support::repo_root().join("config/contoso.flow.toml")).expect("sample flow");
+    let broken = flow.replacen("then = { next = \"payment_account\" }", "then = { next = \"paymnt_account\" }", 1);
+    assert_ne!(broken, flow, "the sample flow's payment step moved");
+    let flow_file = temp_file("broken.flow.toml", broken.as_bytes());
+    let config = format!("[[tenants]]\nname = \"acme\"\nsources = [\"127.0.0.1/32\"]\nassistant = \"{}\"\n", flow_file.display());
+    let config_file = temp_file("broken-worker.toml", config.as_bytes());
+    for args in [
+        vec!["simulate", "--config", config_file.to_str().expect("path"), "testdata/assistant/calls/agent-straight-away.wav"],
+        vec!["serve", "--config", config_file.to_str().expect("path")],
+    ] {
+        let out = attendant(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("tenants[0].assistant") && err.contains("paymnt_account"), "{args:?}: {err}");
+    }
+}
