@@ -1,0 +1,1 @@
+//! English text to phonemes for the hibari voice (being written).
