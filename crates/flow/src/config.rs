@@ -58,6 +58,11 @@ pub struct FlowConfig {
     /// Default "Thank you for calling. Goodbye."
     #[serde(default = "default_goodbye")]
     pub goodbye: PromptConfig,
+    /// When the caller's speech may stop the prompts of a question (`interruptible` prompts
+    /// only; DTMF always does). A question may set its own. Default: see
+    /// [`playback::BargeInConfig`].
+    #[serde(default)]
+    pub barge_in: playback::BargeInConfig,
 }
 
 /// Something the caller hears: text (rendered by the TTS stage) or a WAV file.
@@ -143,6 +148,9 @@ pub struct AskConfig {
     /// Default `reprompts.no_input_timeout_ms`.
     #[serde(default)]
     pub no_input_timeout_ms: Option<u64>,
+    /// Barge-in over this question's prompts. Default: the flow's `barge_in`.
+    #[serde(default)]
+    pub barge_in: Option<playback::BargeInConfig>,
 }
 
 /// Defaults for every question that does not set its own.
@@ -276,6 +284,9 @@ pub struct StepConfig {
     /// Whether spoken answers are taken (false: keypad only). Default true. Not for `message`.
     #[serde(default = "yes")]
     pub speech: bool,
+    /// Barge-in over this step's prompts. Default: the flow's `barge_in`.
+    #[serde(default)]
+    pub barge_in: Option<playback::BargeInConfig>,
     /// Slot name filled, used as `{slot}` in later prompts and in the decision's slots.
     /// Required for `digits`, optional for `yes_no` (value `yes` / `no`).
     #[serde(default)]

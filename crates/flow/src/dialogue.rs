@@ -1,8 +1,10 @@
 //! One call's dialogue, sans-IO: inputs and timeouts come in with `now`, outputs are polled.
 //!
-//! Half duplex for now: speech is taken only between [`Output::Listen`] and the answer (what the
-//! caller says over a prompt is ignored until barge-in exists), but DTMF during a prompt is
-//! taken as type-ahead: the dialogue emits [`Output::StopPlayback`] and goes on at once.
+//! Speech is taken between [`Output::Listen`] and the answer. Over a question's prompts the
+//! worker's barge-in policy (the `playback` crate, with [`Dialogue::barge_in`]'s settings) decides
+//! whether the caller took the floor; if so it flushes the prompts and sends [`Input::BargeIn`],
+//! and the turn being spoken is the answer. DTMF during a prompt is taken as type-ahead: the
+//! dialogue emits [`Output::StopPlayback`] and goes on at once.
 //!
 //! The decision goes out as soon as it is known (the target is 400 ms from the caller's last
 //! word): [`Output::Decision`] comes before the prompts that go with it ("Please hold while I
@@ -66,6 +68,11 @@ pub enum Input<'a> {
     Dtmf(char),
     /// The caller hung up: a decision `caller_hangup` goes out if none did, then nothing more.
     CallerHangup,
+    /// The caller's speech interrupted the question's prompts (the worker's barge-in policy
+    /// decided, under [`Dialogue::barge_in`]); the worker has flushed them, so no
+    /// `PromptFinished` comes for them. The dialogue listens at once: the turn the caller is
+    /// speaking is the answer.
+    BargeIn,
 }
 
 /// Longest turn (the endpointer's default cut) plus its recognition.
@@ -162,6 +169,17 @@ impl Dialogue {
                 }
             }
             Input::CallerHangup => self.caller_hangup(now),
+            Input::BargeIn => {
+                // Only a question's prompts are interrupted; anything else is left as it is.
+                match std::mem::replace(&mut self.state, State::Done) {
+                    State::Asking(mut a) if !a.listening => {
+                        self.playing = 0;
+                        self.listen(&mut a, now);
+                        self.state = State::Asking(a);
+                    }
+                    other => self.state = other,
+                }
+            }
             Input::SpeechPause { text, embedding } => {
                 if let Some(a) = self.take_listening() {
                     let text = text.trim();
@@ -222,6 +240,20 @@ impl Dialogue {
     /// transcripts only then (finals, and partials for the early end).
     pub fn wants_embedding(&self) -> bool {
         matches!(&self.state, State::Asking(a) if a.listening && a.collector.is_none() && a.q == Question::Node(MENU))
+    }
+
+    /// The barge-in settings for the prompts playing now, if the caller's speech may interrupt
+    /// them: only a question's prompts (not a transfer announcement or a goodbye), and only
+    /// before the dialogue listens. Whether a given prompt is interruptible is its own
+    /// [`crate::PlayPrompt::interruptible`].
+    pub fn barge_in(&self) -> Option<playback::BargeInConfig> {
+        match &self.state {
+            State::Asking(a) if !a.listening && self.playing > 0 => {
+                let b = self.spec(&a.q).barge_in;
+                b.enabled.then_some(b)
+            }
+            _ => None,
+        }
     }
 
     /// Nothing more will come out: `Hangup` was emitted or the caller hung up.

@@ -27,6 +27,8 @@ pub(crate) struct Model {
     pub goodbye: PromptConfig,
     /// `reprompts`: for the questions the flow asks on its own (confirmation, callback offer).
     pub defaults: Defaults,
+    /// The flow's `barge_in`, for the questions it asks on its own.
+    pub barge_in: playback::BargeInConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +56,7 @@ pub(crate) struct Ask {
     pub no_match_retries: u32,
     pub no_input_timeout: Duration,
     pub speech: bool,
+    pub barge_in: playback::BargeInConfig,
 }
 
 #[derive(Clone, Debug)]

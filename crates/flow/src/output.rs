@@ -16,7 +16,7 @@ pub enum Output {
     /// Send no `PromptFinished` for prompts dropped this way.
     StopPlayback,
     /// The caller may answer now: open recognition for speech (if `speech`), keep DTMF on. Speech
-    /// before this (while prompts play) is ignored: half duplex until barge-in exists.
+    /// before this (while prompts play) is ignored unless it barges in ([`Input::BargeIn`](crate::Input)).
     Listen(Listen),
     /// A partial transcript already answered this turn: stop recognizing the caller's current
     /// turn and do not send its final (if one is sent anyway it is ignored: a prompt follows

@@ -37,6 +37,7 @@ pub(crate) struct Spec {
     pub no_input_retries: u32,
     pub no_match_retries: u32,
     pub no_input_timeout: Duration,
+    pub barge_in: playback::BargeInConfig,
     /// Values beside the slots for the prompts (`wait_minutes`, the value to confirm).
     pub extra: Vec<(String, String)>,
 }
@@ -79,6 +80,7 @@ impl Dialogue {
                     no_input_retries: a.no_input_retries,
                     no_match_retries: a.no_match_retries,
                     no_input_timeout: a.no_input_timeout,
+                    barge_in: a.barge_in.clone(),
                     extra: Vec::new(),
                 }
             }
@@ -100,6 +102,7 @@ impl Dialogue {
                     no_input_retries: n.ask.no_input_retries,
                     no_match_retries: n.ask.no_match_retries,
                     no_input_timeout: n.ask.no_input_timeout,
+                    barge_in: n.ask.barge_in.clone(),
                     extra: vec![(slot.to_string(), value.clone())],
                 }
             }
@@ -121,6 +124,7 @@ impl Dialogue {
                     no_input_retries: cb.retries,
                     no_match_retries: cb.retries,
                     no_input_timeout: self.default_timeout(),
+                    barge_in: model.barge_in.clone(),
                     extra,
                 }
             }

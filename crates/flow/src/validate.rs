@@ -207,10 +207,14 @@ pub(crate) fn compile(config: &FlowConfig, prefix: &str, routing: &routing::Rout
         }
     }
 
+    if let Err(e) = config.barge_in.validate() {
+        c.errors.push(c.at(format!("barge_in.{}", e.field)), e.reason);
+    }
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
     Ok(Model {
+        barge_in: config.barge_in.clone(),
         greeting: config.greeting.clone(),
         nodes,
         intents,
@@ -258,6 +262,7 @@ struct AskFields<'a> {
     no_match_retries: Option<u32>,
     no_input_timeout_ms: Option<u64>,
     speech: bool,
+    barge_in: Option<&'a playback::BargeInConfig>,
 }
 
 impl<'a> AskFields<'a> {
@@ -271,6 +276,7 @@ impl<'a> AskFields<'a> {
             no_match_retries: m.no_match_retries,
             no_input_timeout_ms: m.no_input_timeout_ms,
             speech: true,
+            barge_in: m.barge_in.as_ref(),
         }
     }
     fn of_step(s: &'a StepConfig) -> Self {
@@ -283,6 +289,7 @@ impl<'a> AskFields<'a> {
             no_match_retries: s.no_match_retries,
             no_input_timeout_ms: s.no_input_timeout_ms,
             speech: s.speech,
+            barge_in: s.barge_in.as_ref(),
         }
     }
 }
@@ -413,7 +420,13 @@ impl Checker {
         if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
             self.errors.push(self.at(format!("{place}.no_input_timeout_ms")), format!("{timeout_ms} is not within 1..={MAX_TIMEOUT_MS}"));
         }
+        if let Some(b) = f.barge_in {
+            if let Err(e) = b.validate() {
+                self.errors.push(self.at(format!("{place}.barge_in.{}", e.field)), e.reason);
+            }
+        }
         Ask {
+            barge_in: f.barge_in.unwrap_or(&config.barge_in).clone(),
             prompt: f.prompt.clone(),
             reprompt: f.reprompt.unwrap_or(f.prompt).clone(),
             no_input: f.no_input.unwrap_or(&r.no_input).clone(),

@@ -413,3 +413,38 @@ fn a_pause_takes_any_answer_the_final_would_take_and_waits_on_the_rest() {
     let outs = call.pause("five five one two three four five");
     assert_eq!(outs.first(), Some(&Output::EndTurn), "{outs:#?}");
 }
+
+#[test]
+fn barge_in_over_the_menu_prompts_takes_the_turn_as_the_answer() {
+    let mut call = Call::new(router(), None);
+    // The greeting and menu play: the caller may interrupt them, with the flow's settings.
+    let b = call.d.barge_in().expect("the menu's prompts are interruptible");
+    assert_eq!((b.min_words, b.min_speech_ms), (1, 1000));
+    let outs = call.input(Input::BargeIn);
+    call.playing = 0; // the worker flushed them
+    let l = listen(&outs).expect("listening at once");
+    assert_eq!(l.step, "menu");
+    assert!(call.d.barge_in().is_none(), "nothing left to interrupt while listening");
+    let outs = call.say("I want to pay my bill", true);
+    assert!(events(&outs).iter().any(|e| matches!(e, FlowEvent::IntentRecognized { intent, .. } if intent == "payment")));
+    // The transfer announcement cannot be barged in on: only a question's prompts can.
+    call.play_out();
+    call.say("five five one two three four", true);
+    call.play_out();
+    call.say("yes", true);
+    assert!(call.playing > 0, "transfer prompt playing");
+    assert!(call.d.barge_in().is_none());
+    let outs = call.input(Input::BargeIn);
+    assert!(outs.is_empty(), "{outs:?}");
+    assert_eq!(call.play_out(), [Output::Hangup]);
+}
+
+#[test]
+fn barge_in_settings_per_step_are_validated_where_they_are() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("config/contoso.flow.toml")).expect("sample");
+    let bad = text.replacen("[flow.menu]", "[flow.barge_in]\nmin_words = 2\n\n[flow.menu]\nbarge_in = { resume_after_ms = 5 }", 1);
+    let file: FlowFile = toml::from_str(&bad).expect("parses");
+    let err = CompiledFlow::build(&file.flow, "flow", &file.routing, &shared().embedder).expect_err("refused");
+    assert!(err.to_string().contains("flow.menu.barge_in.resume_after_ms: between 200 and 10000"), "{err}");
+}
