@@ -2,9 +2,9 @@
 //! output rate.
 //!
 //! Two layers, so that the engine can change without touching callers:
-//! - [`Synthesizer`]: one engine and voice, producing samples at the engine's own rate. Today
-//!   that is [`Espeak`] (espeak-ng through its C library); a neural voice is meant to implement
-//!   the same trait later.
+//! - [`Synthesizer`]: one engine and voice, producing samples at the engine's own rate:
+//!   [`Espeak`] (espeak-ng through its C library) or [`Hibari`] (a neural voice through ONNX
+//!   Runtime, with SSML-lite in [`ssml`]).
 //! - [`PromptRenderer`]: resamples an engine's output to the rate a call needs (8 kHz for G.711,
 //!   16 kHz for the bus, 48 kHz for Opus), normalizes its peak, and caches the result behind
 //!   `&self` so that one renderer in an `Arc` serves every call.
@@ -14,10 +14,14 @@
 
 mod espeak;
 mod ffi;
+pub mod hibari;
 mod native;
 mod render;
+pub mod ssml;
+mod stream_resample;
 
 pub use espeak::{Espeak, EspeakConfig};
+pub use hibari::{Hibari, HibariOptions, HibariVoice, Phonemizer};
 pub use render::{PromptRenderer, RendererConfig};
 
 use types::SampleRate;
@@ -35,6 +39,26 @@ pub trait Synthesizer: Send + Sync {
     /// [`Synthesizer::sample_rate`]. Text with nothing to say (empty, whitespace) appends nothing
     /// and succeeds.
     fn synthesize(&self, text: &str, out: &mut Vec<f32>) -> Result<(), TtsError>;
+
+    /// Hands the speech for `text` to `sink` in chunks as it is produced (same rate and range as
+    /// [`Synthesizer::synthesize`]); `sink` returns false to stop early, which is not an error.
+    /// The default synthesizes everything and makes one call; engines that work sentence by
+    /// sentence override it so that the first sentence plays while the rest is synthesized.
+    fn synthesize_stream(&self, text: &str, sink: &mut dyn FnMut(&[f32]) -> bool) -> Result<(), TtsError> {
+        let mut pcm = Vec::new();
+        self.synthesize(text, &mut pcm)?;
+        if !pcm.is_empty() {
+            sink(&pcm);
+        }
+        Ok(())
+    }
+
+    /// The peak level this engine's speech usually reaches, for scaling audio before all of it
+    /// has been seen (streaming). `None` (the default): unknown, so renderers normalize whole
+    /// prompts instead of streaming them.
+    fn typical_peak(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// Errors from synthesis and rendering.
@@ -56,6 +80,18 @@ pub enum TtsError {
     Convert { from: u32, to: u32, reason: String },
     #[error(transparent)]
     Resample(#[from] dsp::ResampleError),
+    #[error("{what} {}: file not found", path.display())]
+    FileNotFound { what: &'static str, path: std::path::PathBuf },
+    #[error("{what} {} is not usable: {reason}", path.display())]
+    CorruptFile { what: &'static str, path: std::path::PathBuf, reason: String },
+    #[error("model inference failed: {0}")]
+    Inference(String),
+    #[error("model output {name}: {reason}")]
+    ModelOutput { name: &'static str, reason: String },
+    #[error("phonemizing {sentence:?}: {reason}")]
+    Phonemize { sentence: String, reason: String },
+    #[error(transparent)]
+    Ssml(#[from] ssml::SsmlError),
 }
 
 /// Why the speech engine cannot be used at all in this process. Set up once; the same error is

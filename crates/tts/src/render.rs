@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use dsp::Resampler;
 use types::SampleRate;
 
+use crate::stream_resample::StreamResampler;
 use crate::{Synthesizer, TtsError};
 
 /// Renderer settings.
@@ -104,25 +105,109 @@ impl PromptRenderer {
 
     /// `text` spoken as mono samples at `rate`, peak at [`RendererConfig::peak_dbfs`]. Empty
     /// text (or text with nothing to say) renders as no samples. Blocking: see the crate docs.
+    ///
+    /// Engines that report a [`Synthesizer::typical_peak`] (the neural voice) are scaled by a
+    /// fixed gain instead of normalized, exactly as [`PromptRenderer::render_stream`] does, so a
+    /// prompt sounds the same whichever of the two rendered it first.
     pub fn render(&self, text: &str, rate: SampleRate) -> Result<Arc<[f32]>, TtsError> {
-        let key = Key { text: text.to_owned(), voice: self.synth.name().to_owned(), hz: rate.hz() };
+        let key = self.key(text, rate);
         if let Some(pcm) = self.lock().get(&key) {
             return Ok(pcm);
+        }
+        if let Some(gain) = self.stream_gain() {
+            let mut pcm = Vec::new();
+            self.stream_miss(text, rate, gain, &mut pcm, &mut |_| true)?;
+            return Ok(self.keep(key, pcm.into()));
         }
         let mut speech = Vec::new();
         self.synth.synthesize(text, &mut speech)?;
         let mut pcm = resample(&speech, self.synth.sample_rate(), rate)?;
         normalize_peak(&mut pcm, self.peak);
-        let pcm: Arc<[f32]> = pcm.into();
+        Ok(self.keep(key, pcm.into()))
+    }
 
+    /// Like [`PromptRenderer::render`], but hands the audio to `sink` as it becomes ready: a
+    /// cached prompt in one call; otherwise, for engines that stream, one call per sentence (the
+    /// first sentence plays while the rest is synthesized). `sink` returns false to stop; the
+    /// prompt is then not cached (it is incomplete), and that is not an error.
+    ///
+    /// Streamed audio cannot be peak-normalized (the loudest sentence may come last), so it is
+    /// scaled by the target peak over the engine's [`Synthesizer::typical_peak`] and limited to
+    /// [-1, 1]. The whole prompt is cached at the end, so later calls hear the same audio.
+    /// Engines without a typical peak are rendered whole and delivered as one chunk.
+    pub fn render_stream(&self, text: &str, rate: SampleRate, sink: &mut dyn FnMut(&[f32]) -> bool) -> Result<(), TtsError> {
+        let key = self.key(text, rate);
+        let hit = self.lock().get(&key);
+        let Some(gain) = self.stream_gain().filter(|_| hit.is_none()) else {
+            let pcm = match hit {
+                Some(pcm) => pcm,
+                None => self.render(text, rate)?,
+            };
+            if !pcm.is_empty() {
+                sink(&pcm);
+            }
+            return Ok(());
+        };
+        let mut pcm = Vec::new();
+        if self.stream_miss(text, rate, gain, &mut pcm, sink)? {
+            self.keep(key, pcm.into());
+        }
+        Ok(())
+    }
+
+    /// Synthesizes `text` sentence by sentence into `pcm` (resampled, scaled), handing each new
+    /// stretch to `sink`. True when the prompt ran to its end, false when `sink` stopped it.
+    fn stream_miss(&self, text: &str, rate: SampleRate, gain: f32, pcm: &mut Vec<f32>, sink: &mut dyn FnMut(&[f32]) -> bool) -> Result<bool, TtsError> {
+        let mut resampler = StreamResampler::new(self.synth.sample_rate(), rate)?;
+        let mut stopped = false;
+        let mut failed = None;
+        self.synth.synthesize_stream(text, &mut |chunk| {
+            let start = pcm.len();
+            if let Err(e) = resampler.push(chunk, pcm) {
+                failed = Some(e);
+                return false;
+            }
+            scale(&mut pcm[start..], gain);
+            if pcm.len() > start && !sink(&pcm[start..]) {
+                stopped = true;
+            }
+            !stopped
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if stopped {
+            return Ok(false);
+        }
+        let start = pcm.len();
+        resampler.finish(pcm)?;
+        scale(&mut pcm[start..], gain);
+        if pcm.len() > start {
+            // The prompt is complete whatever the sink says about its last stretch.
+            sink(&pcm[start..]);
+        }
+        Ok(true)
+    }
+
+    /// Gain for streamed audio, when the engine's level is known ahead.
+    fn stream_gain(&self) -> Option<f32> {
+        self.synth.typical_peak().filter(|p| p.is_finite() && *p > 0.0).map(|p| self.peak / p)
+    }
+
+    fn key(&self, text: &str, rate: SampleRate) -> Key {
+        Key { text: text.to_owned(), voice: self.synth.name().to_owned(), hz: rate.hz() }
+    }
+
+    /// Caches `pcm` under `key` unless another call got there first; returns the cached one.
+    fn keep(&self, key: Key, pcm: Arc<[f32]>) -> Arc<[f32]> {
         let mut cache = self.lock();
         if let Some(raced) = cache.get(&key) {
-            return Ok(raced);
+            return raced;
         }
         if pcm.len() <= self.max_samples {
             cache.insert(key, Arc::clone(&pcm), self.max_entries, self.max_samples);
         }
-        Ok(pcm)
+        pcm
     }
 
     /// Number of prompts cached.
@@ -183,6 +268,12 @@ fn resample(input: &[f32], from: SampleRate, to: SampleRate) -> Result<Vec<f32>,
     out.drain(..delay.min(out.len()));
     out.truncate(expected);
     Ok(out)
+}
+
+/// Multiplies by `gain`, limited to [-1, 1]: a sentence louder than the engine's typical peak
+/// clips rather than wrapping in a codec.
+fn scale(pcm: &mut [f32], gain: f32) {
+    pcm.iter_mut().for_each(|s| *s = (*s * gain).clamp(-1.0, 1.0));
 }
 
 /// Scales `pcm` so its largest magnitude is `peak`. Silence (below -80 dBFS) is left alone
@@ -257,6 +348,100 @@ mod tests {
     fn bad_config_is_rejected_by_field() {
         let bad = RendererConfig { peak_dbfs: 3.0, ..RendererConfig::default() };
         assert!(matches!(PromptRenderer::with_config(Arc::new(Tone), bad), Err(TtsError::InvalidConfig { field: "peak_dbfs", .. })));
+    }
+
+    /// Streams one 0.1 s-per-character tone chunk per '.'-ended sentence, at a known level.
+    #[derive(Debug)]
+    struct Sentences;
+
+    impl Synthesizer for Sentences {
+        fn name(&self) -> &str {
+            "sentences"
+        }
+        fn sample_rate(&self) -> SampleRate {
+            SampleRate::HZ_24000
+        }
+        fn synthesize(&self, text: &str, out: &mut Vec<f32>) -> Result<(), TtsError> {
+            self.synthesize_stream(text, &mut |c| {
+                out.extend_from_slice(c);
+                true
+            })
+        }
+        fn typical_peak(&self) -> Option<f32> {
+            Some(0.2)
+        }
+        fn synthesize_stream(&self, text: &str, sink: &mut dyn FnMut(&[f32]) -> bool) -> Result<(), TtsError> {
+            let mut i = 0usize;
+            for sentence in text.split_inclusive('.').filter(|s| !s.trim().is_empty()) {
+                let n = sentence.trim().chars().count() * 2_400;
+                let chunk: Vec<f32> = (i..i + n).map(|j| (2.0 * std::f32::consts::PI * 440.0 * j as f32 / 24_000.0).sin() * 0.2).collect();
+                i += n;
+                if !sink(&chunk) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn streamed_prompt_arrives_per_sentence_and_equals_the_cached_render() {
+        let r = PromptRenderer::new(Arc::new(Sentences));
+        let mut chunks: Vec<Vec<f32>> = Vec::new();
+        r.render_stream("ab. cde. f.", SampleRate::HZ_8000, &mut |c| {
+            chunks.push(c.to_vec());
+            true
+        })
+        .unwrap();
+        // Three sentences, then the resampler's flushed tail.
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        let streamed: Vec<f32> = chunks.concat();
+        assert_eq!(streamed.len(), 9 * 800); // 9 characters without the spaces
+        // Fixed gain: peak 0.2 * (0.708 / 0.2) = -3 dBFS.
+        let peak = streamed.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!((20.0 * peak.log10() - -3.0).abs() < 0.1, "peak {peak}");
+        // Continuous across chunk joins: no sample-to-sample jump beyond the tone's own slope.
+        let max_step = streamed.windows(2).fold(0.0f32, |m, w| m.max((w[1] - w[0]).abs()));
+        assert!(max_step < 2.0 * std::f32::consts::PI * 440.0 / 8_000.0 * 0.75, "step {max_step}");
+        // Cached whole: a hit is one chunk with the same samples, and render() agrees.
+        assert_eq!(r.cached(), 1);
+        let mut hit = Vec::new();
+        r.render_stream("ab. cde. f.", SampleRate::HZ_8000, &mut |c| {
+            hit.push(c.to_vec());
+            true
+        })
+        .unwrap();
+        assert_eq!(hit, std::slice::from_ref(&streamed));
+        assert_eq!(&*r.render("ab. cde. f.", SampleRate::HZ_8000).unwrap(), &streamed[..]);
+        // A fresh renderer's render() gives the same audio as the stream did.
+        let fresh = PromptRenderer::new(Arc::new(Sentences));
+        assert_eq!(&*fresh.render("ab. cde. f.", SampleRate::HZ_8000).unwrap(), &streamed[..]);
+    }
+
+    #[test]
+    fn a_stopped_stream_is_not_cached() {
+        let r = PromptRenderer::new(Arc::new(Sentences));
+        let mut calls = 0;
+        r.render_stream("ab. cde. f.", SampleRate::HZ_16000, &mut |_| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
+        assert_eq!(r.cached(), 0);
+    }
+
+    #[test]
+    fn engines_without_a_typical_peak_stream_as_one_normalized_chunk() {
+        let r = PromptRenderer::new(Arc::new(Tone));
+        let mut chunks = Vec::new();
+        r.render_stream("abc", SampleRate::HZ_8000, &mut |c| {
+            chunks.push(c.len());
+            true
+        })
+        .unwrap();
+        assert_eq!(chunks, [2_400]);
+        assert_eq!(r.cached(), 1);
     }
 
     #[test]
