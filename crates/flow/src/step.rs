@@ -372,6 +372,23 @@ impl Dialogue {
         self.state = State::Asking(a);
     }
 
+    /// Whether `text` would answer the question being asked (whether or not the dialogue listens
+    /// yet): an intent above the no-match threshold, an acceptable digit string, a clear yes or
+    /// no. The worker asks this before letting a short utterance interrupt a prompt: a one-word
+    /// "no" over the menu is more likely a misheard "mm-hmm" than a request.
+    pub fn would_answer(&self, text: &str, embedding: Option<&nlu::Embedding>) -> bool {
+        let State::Asking(a) = &self.state else { return false };
+        let model = &self.flow.model;
+        match self.spec(&a.q).expect {
+            Expect::Intent => embedding.is_some_and(|e| self.flow.classifier.classify(text, e).intent.is_some()),
+            Expect::Digits => match (&a.q, nlu::spoken_digits(text)) {
+                (Question::Node(n), Some(d)) => matches!(&model.nodes[*n].kind, NodeKind::Digits(dg) if dg.accepts(&d)),
+                _ => false,
+            },
+            Expect::YesNo => clear_yes_no(text).is_some(),
+        }
+    }
+
     fn end_turn(&mut self, text: &str, now: Instant) {
         self.out.push_back(Output::EndTurn);
         self.caller_line(text, now);

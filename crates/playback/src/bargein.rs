@@ -22,8 +22,14 @@ pub struct BargeInConfig {
     /// Default 1000 ms: longer than a backchannel or a cough, shorter than a request.
     pub min_speech_ms: u32,
     /// A transcript with at least this many words that are not backchannels interrupts; 0: any
-    /// speech interrupts as soon as it is detected (classic barge-in). Default 1.
+    /// speech interrupts as soon as it is detected (classic barge-in). Default 1. Below
+    /// [`Self::sure_words`] the transcript must also answer the question being asked (see
+    /// [`BargeIn::transcript`]).
     pub min_words: u32,
+    /// From this many real words on, a transcript interrupts whether or not it answers the
+    /// question. Fewer must be an answer: recognizers hear "mm-hmm" as "no" or "um" as "I'm",
+    /// and a lone word that answers nothing is not worth cutting the prompt for. Default 3.
+    pub sure_words: u32,
     /// After the speech that paused a prompt ends without enough evidence, the prompt resumes
     /// when the turn's transcript shows nothing to act on, or at the latest after this long.
     /// Default 1200 ms.
@@ -34,7 +40,7 @@ pub struct BargeInConfig {
 
 impl Default for BargeInConfig {
     fn default() -> Self {
-        Self { enabled: true, min_speech_ms: 1000, min_words: 1, resume_after_ms: 1200, backchannels: None }
+        Self { enabled: true, min_speech_ms: 1000, min_words: 1, sure_words: 3, resume_after_ms: 1200, backchannels: None }
     }
 }
 
@@ -54,6 +60,9 @@ impl BargeInConfig {
         }
         if self.min_words > 20 {
             return err("min_words", "at most 20");
+        }
+        if self.sure_words > 20 {
+            return err("sure_words", "at most 20");
         }
         if !(200..=10_000).contains(&self.resume_after_ms) {
             return err("resume_after_ms", "between 200 and 10000");
@@ -157,8 +166,10 @@ impl BargeIn {
     }
 
     /// A transcript of `turn`: partial while the caller talks (it can only interrupt), or the
-    /// speech so far once it paused or ended (it can also resume).
-    pub fn transcript(&mut self, turn: u64, text: &str, speech_over: bool) -> Option<BargeInAction> {
+    /// speech so far once it paused or ended (it can also resume). `answers` says whether it
+    /// would answer the question being asked (the dialogue knows); it matters only for
+    /// transcripts shorter than [`BargeInConfig::sure_words`].
+    pub fn transcript(&mut self, turn: u64, text: &str, speech_over: bool, answers: bool) -> Option<BargeInAction> {
         if self.echo_turn == Some(turn) {
             return None;
         }
@@ -170,7 +181,8 @@ impl BargeIn {
             Some(list) => real_words(text, list),
             None => real_words(text, DEFAULT_BACKCHANNELS),
         };
-        if words.len() >= self.config.min_words as usize {
+        let n = words.len();
+        if n >= self.config.min_words as usize && (n >= self.config.sure_words as usize || answers) {
             self.state = State::Idle;
             return Some(BargeInAction::Interrupt(Trigger::Words));
         }

@@ -13,8 +13,8 @@ fn a_request_pauses_at_once_and_interrupts_on_its_words() {
     assert_eq!(b.speech_started(1, at(t0, 0), true, false), Some(BargeInAction::Pause));
     assert_eq!(b.paused_turn(), Some(1));
     // A partial of another turn does nothing; this turn's partial with real words interrupts.
-    assert_eq!(b.transcript(2, "I want to pay", false), None);
-    assert_eq!(b.transcript(1, "I want to pay", false), Some(BargeInAction::Interrupt(Trigger::Words)));
+    assert_eq!(b.transcript(2, "I want to pay", false, true), None);
+    assert_eq!(b.transcript(1, "I want to pay", false, true), Some(BargeInAction::Interrupt(Trigger::Words)));
     assert_eq!(b.paused_turn(), None);
 }
 
@@ -34,9 +34,9 @@ fn backchannel_resumes_and_a_later_request_in_the_same_turn_still_interrupts() {
     let mut b = BargeIn::new(BargeInConfig::default());
     b.speech_started(4, at(t0, 0), true, false);
     b.speech_ended(4, at(t0, 450));
-    assert_eq!(b.transcript(4, "Mm-hmm.", true), Some(BargeInAction::Resume));
+    assert_eq!(b.transcript(4, "Mm-hmm.", true, true), Some(BargeInAction::Resume));
     assert_eq!(b.poll_timeout(), None);
-    assert_eq!(b.transcript(4, "Mm-hmm. Actually, billing.", true), Some(BargeInAction::Interrupt(Trigger::Words)));
+    assert_eq!(b.transcript(4, "Mm-hmm. Actually, billing.", true, true), Some(BargeInAction::Interrupt(Trigger::Words)));
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn a_cough_resumes_on_its_empty_transcript_or_on_the_timeout() {
     let mut b = BargeIn::new(BargeInConfig::default());
     b.speech_started(2, at(t0, 0), true, false);
     b.speech_ended(2, at(t0, 300));
-    assert_eq!(b.transcript(2, "", true), Some(BargeInAction::Resume));
+    assert_eq!(b.transcript(2, "", true, true), Some(BargeInAction::Resume));
 
     let mut b = BargeIn::new(BargeInConfig::default());
     b.speech_started(3, at(t0, 0), true, false);
@@ -60,7 +60,7 @@ fn echo_and_uninterruptible_prompts_never_pause() {
     let mut b = BargeIn::new(BargeInConfig::default());
     assert_eq!(b.speech_started(1, t0, true, true), None);
     // The echo turn's transcript is the prompt's own words: ignored.
-    assert_eq!(b.transcript(1, "Thank you for calling", true), None);
+    assert_eq!(b.transcript(1, "Thank you for calling", true, true), None);
     assert_eq!(b.speech_started(2, t0, false, false), None);
     assert_eq!(b.poll_timeout(), None);
     let mut off = BargeIn::new(BargeInConfig { enabled: false, ..BargeInConfig::default() });
@@ -81,8 +81,8 @@ fn tenant_backchannels_and_validation() {
     let mut b = BargeIn::new(cfg);
     b.speech_started(1, t0, true, false);
     b.speech_ended(1, at(t0, 600));
-    assert_eq!(b.transcript(1, "Sounds good.", false), None);
-    assert_eq!(b.transcript(1, "Sounds good.", true), Some(BargeInAction::Resume));
+    assert_eq!(b.transcript(1, "Sounds good.", false, true), None);
+    assert_eq!(b.transcript(1, "Sounds good.", true, true), Some(BargeInAction::Resume));
 
     let bad = BargeInConfig { resume_after_ms: 50, ..BargeInConfig::default() };
     assert_eq!(bad.validate().unwrap_err().to_string(), "barge_in.resume_after_ms: between 200 and 10000");
@@ -97,5 +97,23 @@ fn prompts_done_forgets_the_pause() {
     b.speech_started(1, t0, true, false);
     b.prompts_done();
     assert_eq!(b.poll_timeout(), None);
-    assert_eq!(b.transcript(1, "billing", true), None);
+    assert_eq!(b.transcript(1, "billing", true, true), None);
+}
+
+#[test]
+fn a_short_transcript_interrupts_only_if_it_answers_the_question() {
+    let t0 = Instant::now();
+    let mut b = BargeIn::new(BargeInConfig::default());
+    b.speech_started(1, t0, true, false);
+    b.speech_ended(1, at(t0, 500));
+    // "Mm-hmm" misheard as "No" over the menu: one word, no answer: the prompt resumes.
+    assert_eq!(b.transcript(1, "No.", true, false), Some(BargeInAction::Resume));
+    // "Yes" over "Is that right?" answers it.
+    let mut b = BargeIn::new(BargeInConfig::default());
+    b.speech_started(2, t0, true, false);
+    assert_eq!(b.transcript(2, "Yes.", true, true), Some(BargeInAction::Interrupt(Trigger::Words)));
+    // Three real words interrupt whatever they are.
+    let mut b = BargeIn::new(BargeInConfig::default());
+    b.speech_started(3, t0, true, false);
+    assert_eq!(b.transcript(3, "wait a second", false, false), Some(BargeInAction::Interrupt(Trigger::Words)));
 }

@@ -12,9 +12,16 @@
 //!    sample while the caller is silent (adapting during double talk would make it diverge);
 //! 3. judge: the caller is talking over the prompt ("near end") when the residual carries more
 //!    energy than a small fraction of the echo estimate, or than the noise floor. Before the
-//!    delay is known, audio quieter than half the reference is taken as echo.
+//!    delay is known, audio quieter than half the reference is taken as echo, until the line
+//!    has shown it has no echo worth the name (half a second of prompt with the caller's side
+//!    20 dB below it): most lines are like that, and their callers must not need to shout;
+//! 4. suppress: a frame judged to be echo alone is silenced (an AEC's "non-linear processor").
+//!    The residual of a good cancellation is 20-30 dB down, but a VAD judges speech by its shape,
+//!    not its level: left in, it keeps turns open through the prompt and the caller's answer
+//!    after it lands in a turn that began as echo.
 //!
-//! Everything is sized at construction; `process` allocates nothing.
+//! Everything is sized at construction; `process` allocates nothing, except on the rare frame
+//! where a diverged filter is reset.
 
 /// Echo canceller settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,11 +60,16 @@ const SEARCH_WINDOW: usize = 1_000;
 /// mid-call; when it does, the residual gives it away within that time).
 const SEARCH_EVERY_MS: u32 = 250;
 const RECHECK_EVERY_MS: u32 = 2_000;
-/// Correlation (normalized) a delay needs to be trusted.
-const MIN_CORRELATION: f32 = 0.5;
+/// Correlation (normalized) a delay needs to be trusted: an echo alone gives 0.9 and more;
+/// two different voices can reach 0.5 at some lag over half a second.
+const MIN_CORRELATION: f32 = 0.7;
 /// NLMS step size and filter length.
 const MU: f32 = 0.3;
 const TAPS_MS: u32 = 8;
+/// Geigel double-talk threshold: echo is assumed at least 4.4 dB below what was sent.
+const GEIGEL: f32 = 0.6;
+/// A frame cancelled to this fraction of its energy (13 dB) marks the weights as good.
+const GOOD_RESIDUAL: f32 = 0.05;
 /// Frames of history kept for `near_end_recent`.
 const FLAG_FRAMES: usize = 32;
 
@@ -81,8 +93,12 @@ pub struct EchoCanceller {
     /// Reference samples since the last non-silent one (for `reference_active`).
     since_reference: usize,
     since_estimate: usize,
+    /// Reference samples sent while the caller's side stayed 20 dB below them.
+    quiet_under_reference: usize,
     delay: Option<usize>,
     weights: Vec<f32>,
+    /// The last weights that cancelled well (or the seed from the delay search).
+    good_weights: Vec<f32>,
     flags: [bool; FLAG_FRAMES],
     flag_next: usize,
 }
@@ -108,8 +124,10 @@ impl EchoCanceller {
             acc_n: 0,
             since_reference: usize::MAX / 2,
             since_estimate: 0,
+            quiet_under_reference: 0,
             delay: None,
             weights: vec![0.0; taps],
+            good_weights: vec![0.0; taps],
             flags: [false; FLAG_FRAMES],
             flag_next: 0,
         }
@@ -152,16 +170,27 @@ impl EchoCanceller {
             self.estimate_delay();
         }
 
+        let (level, sent_level) = (rms(&mic[..n]), rms(&sent[..n]));
+        if self.delay.is_none() && sent_level > 0.01 && level < 0.1 * sent_level {
+            self.quiet_under_reference += n;
+        }
         let near = match self.delay {
             Some(d) => self.cancel(d, &mic[..n], &mut out[..n]),
             None => {
                 out[..n].copy_from_slice(&mic[..n]);
+                if self.quiet_under_reference >= self.hz as usize / 2 {
+                    // No echo on this line: nothing to cancel or suppress.
+                    let near = level > self.config.floor_rms;
+                    self.push_flag(near);
+                    return EchoFrame { reference_active: true, near_end: near, delay: None };
+                }
                 // Unknown delay: compare with the loudest reference that could be echoing.
-                let loudest = self.loudest_reference_rms(n);
-                let level = rms(&mic[..n]);
-                level > self.config.floor_rms && level > 0.5 * loudest
+                level > self.config.floor_rms && level > 0.5 * self.loudest_reference_rms(n)
             }
         };
+        if !near {
+            out[..n].fill(0.0);
+        }
         self.push_flag(near);
         EchoFrame { reference_active: true, near_end: near, delay: self.delay }
     }
@@ -200,11 +229,54 @@ impl EchoCanceller {
             res_e += e * e;
             echo_e += y * y;
         }
-        let near = res_e > self.config.near_end_ratio * echo_e && (res_e / n as f32).sqrt() > self.config.floor_rms;
+        let mic_e = dot(mic, mic);
+        // Geigel: the caller is talking if the line is louder than the echo could be (a peak above
+        // GEIGEL times the loudest reference in the filter's span). Cheap, and independent of the
+        // filter, so a diverged filter cannot talk itself into adapting on the caller's speech.
+        let double_talk = peak(mic) > GEIGEL * self.reference_peak(d, n);
+        // A filter that adds energy has diverged (adapted on speech it took for echo): back to the
+        // last state that cancelled well.
+        if res_e > mic_e && !double_talk && mic_e > 0.0 {
+            self.weights.copy_from_slice(&self.good_weights);
+            out.copy_from_slice(mic);
+            for (o, y) in out.iter_mut().zip(self.estimate(d, n)) {
+                *o -= y;
+            }
+            res_e = dot(out, out);
+        }
+        let near = double_talk
+            || res_e > self.config.near_end_ratio * echo_e && (res_e / n as f32).sqrt() > self.config.floor_rms;
         if !near {
+            if res_e < GOOD_RESIDUAL * mic_e {
+                self.good_weights.copy_from_slice(&self.weights);
+            }
             self.adapt(d, mic);
         }
         near
+    }
+
+    /// The filter's echo estimate for the last `n` samples (after a weights reset).
+    fn estimate(&self, d: usize, n: usize) -> Vec<f32> {
+        let len = self.reference.len();
+        let lead = self.taps / 4;
+        (0..n)
+            .map(|i| {
+                let now_idx = len - n + i;
+                match (now_idx + lead).checked_sub(d).and_then(|newest| Some((newest + 1).checked_sub(self.taps)?..=newest)) {
+                    Some(r) if *r.end() < len => dot(&self.reference[r], &self.weights),
+                    _ => 0.0,
+                }
+            })
+            .collect()
+    }
+
+    /// Loudest reference sample that can be echoing in the last `n` samples.
+    fn reference_peak(&self, d: usize, n: usize) -> f32 {
+        let len = self.reference.len();
+        let lead = self.taps / 4;
+        let newest = (len + lead).saturating_sub(d).min(len);
+        let oldest = (len - n.min(len) + lead + 1).saturating_sub(d + self.taps);
+        self.reference.get(oldest..newest).map_or(0.0, peak)
     }
 
     /// One NLMS pass over the frame (after judging it: the whole frame adapts or none of it).
@@ -303,6 +375,7 @@ impl EchoCanceller {
             let lead = self.taps / 4;
             let at = self.taps - 1 - lead;
             self.weights[at] = gain;
+            self.good_weights.copy_from_slice(&self.weights);
         }
     }
 }
@@ -326,6 +399,10 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+fn peak(x: &[f32]) -> f32 {
+    x.iter().fold(0.0, |m, s| m.max(s.abs()))
 }
 
 fn rms(x: &[f32]) -> f32 {

@@ -455,9 +455,11 @@ impl Control {
         let id = match &notice {
             MediaNotice::Dtmf { call_id, .. }
             | MediaNotice::PromptFinished { call_id }
+            | MediaNotice::PromptInterrupted { call_id, .. }
             | MediaNotice::Transcript { call_id, .. }
             | MediaNotice::FinalIsSpeculative { call_id, .. }
-            | MediaNotice::SpeechStarted { call_id } => call_id.clone(),
+            | MediaNotice::SpeechStarted { call_id, .. }
+            | MediaNotice::SpeechPaused { call_id, .. } => call_id.clone(),
         };
         if let Some(&call) = self.by_call_id.get(&id) {
             if self.dialogue_notice(call, &notice, Instant::now()) {
@@ -468,7 +470,11 @@ impl Control {
             }
         }
         let (call_id, digit) = match notice {
-            MediaNotice::Transcript { .. } | MediaNotice::FinalIsSpeculative { .. } | MediaNotice::SpeechStarted { .. } => return,
+            MediaNotice::Transcript { .. }
+            | MediaNotice::FinalIsSpeculative { .. }
+            | MediaNotice::SpeechStarted { .. }
+            | MediaNotice::SpeechPaused { .. }
+            | MediaNotice::PromptInterrupted { .. } => return,
             MediaNotice::Dtmf { call_id, digit } => (call_id, digit),
             MediaNotice::PromptFinished { call_id } => {
                 if let Some(&call) = self.by_call_id.get(&call_id) {

@@ -39,8 +39,15 @@ pub enum MediaNotice {
     Dtmf { call_id: String, digit: char },
     /// A queued prompt has been sent to its last sample.
     PromptFinished { call_id: String },
-    /// The caller started a turn (calls with an assistant only).
-    SpeechStarted { call_id: String },
+    /// A prompt was stopped part-way by `StopPlayback`: how far it got, the words heard.
+    PromptInterrupted { call_id: String, interruption: playback::Interruption },
+    /// The caller started a turn at `onset` (calls with an assistant only). `interruptible`: an
+    /// interruptible prompt was being sent; `echo`: the echo canceller heard only the prompt's
+    /// own echo in the frames before.
+    SpeechStarted { call_id: String, turn: types::TurnId, onset: Instant, interruptible: bool, echo: bool },
+    /// The caller has been silent since `at` (the speculative decode was issued): the speech
+    /// that may have paused a prompt is over.
+    SpeechPaused { call_id: String, turn: types::TurnId, at: Instant },
     /// The turn's final would decode the same audio as its speculative result: use that.
     FinalIsSpeculative { call_id: String, turn: types::TurnId },
     /// A recognition result of a call whose tenant has an assistant: text and, when the text is
@@ -56,7 +63,8 @@ pub struct MediaCall {
     pub session: Session,
     pub codec: PayloadCodec,
     pub graph: CallGraph,
-    /// Prompts at the codec's sample rate, played in order from the start of the call.
+    /// Prompts at the codec's sample rate, played in order from the start of the call (not
+    /// interruptible; an assistant's prompts come by `MediaCommand::Play`).
     pub prompts: std::collections::VecDeque<Arc<[f32]>>,
     pub recognition_prompt: Option<String>,
     /// Set for calls with an assistant: results go to call control with their embedding.
@@ -80,9 +88,14 @@ pub enum MediaCommand {
     /// Send an RFC 4733 key press.
     SendDtmf { call_id: String, digit: char },
     /// Queue a prompt (audio at the call's codec rate) after those already queued.
-    Play { call_id: String, audio: Arc<[f32]> },
-    /// Stop the prompt playing and drop the queued ones.
+    Play { call_id: String, prompt: playback::Prompt, audio: Arc<[f32]> },
+    /// Stop the prompt playing and drop the queued ones (`PromptInterrupted` reports how far
+    /// the one playing got; no `PromptFinished` follows for any of them).
     StopPlayback { call_id: String },
+    /// Barge-in pending: send silence in place of the prompt, keeping its place.
+    Pause { call_id: String },
+    /// Carry on from where `Pause` stopped.
+    Resume { call_id: String },
     /// A re-INVITE changed the media: a new codec (with its new RTP session), or the direction
     /// (hold: `send` false stops our outbound audio, RFC 3264 §8.4).
     Update { call_id: String, codec: Option<(PayloadCodec, Box<Session>)>, send: bool },
@@ -104,7 +117,12 @@ struct Running {
     started: bool,
     /// False while the caller holds the call (sendonly/inactive offer): we send nothing.
     sending: bool,
-    prompt_pos: usize,
+    /// Prompts queued and playing (the reference for the echo canceller is `out_pcm`, what
+    /// the last tick sent).
+    playback: playback::PlaybackController,
+    echo: playback::EchoCanceller,
+    /// The caller's frame with the echo removed, at the codec rate.
+    residual: Vec<f32>,
     noise: rtp::NoiseGenerator,
     packet: Vec<u8>,
     outputs: Vec<GraphOutput>,
@@ -141,22 +159,32 @@ pub fn run(
                         }
                     }
                 }
-                Ok(MediaCommand::Play { call_id, audio }) => {
+                Ok(MediaCommand::Play { call_id, prompt, audio }) => {
                     if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.call.prompts.push_back(audio);
+                        c.playback.play(prompt, audio);
                     }
                 }
                 Ok(MediaCommand::StopPlayback { call_id }) => {
                     if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.call.prompts.clear();
-                        c.prompt_pos = 0;
+                        c.playback.flush();
+                        playback_events(c, &notices, false);
+                    }
+                }
+                Ok(MediaCommand::Pause { call_id }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.playback.pause();
+                    }
+                }
+                Ok(MediaCommand::Resume { call_id }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.playback.resume();
                     }
                 }
                 Ok(MediaCommand::Update { call_id, codec, send }) => {
                     if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
                         c.sending = send;
                         if let Some((codec, session)) = codec {
-                            if let Err(e) = switch_codec(c, codec, *session) {
+                            if let Err(e) = switch_codec(c, codec, *session, &notices) {
                                 sink.emit(&call_id, &c.call.tenant, &serde_json::json!({"event": "media_error", "error": e}));
                             }
                         }
@@ -209,7 +237,15 @@ fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
     let decoder = codec::Decoder::new(call.codec).map_err(|e| fail(&call, e.to_string()))?;
     call.socket.set_nonblocking(true).map_err(|e| fail(&call, e.to_string()))?;
     let n = call.codec.frame_samples();
+    let mut playback = playback::PlaybackController::new(rate, playback::MarkPolicy::CountSamples);
+    for (i, audio) in call.prompts.iter().enumerate() {
+        let prompt = playback::Prompt { id: playback::PromptId(u64::MAX - i as u64), text: String::new(), interruptible: false };
+        playback.play(prompt, Arc::clone(audio));
+    }
     Ok(Running {
+        playback,
+        echo: playback::EchoCanceller::new(rate, playback::EchoConfig::default()),
+        residual: vec![0.0; n],
         decoder,
         encoder,
         resampler,
@@ -220,7 +256,6 @@ fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
         media_time: MediaTime::ZERO,
         started: false,
         sending: true,
-        prompt_pos: 0,
         // Level 70 dBov below full scale: the quiet hiss of an idle line.
         noise: rtp::NoiseGenerator::new(rtp::NoiseLevel::new(70).unwrap_or_else(|| unreachable!()), 0x5eed),
         packet: Vec::with_capacity(MAX_DATAGRAM),
@@ -231,17 +266,20 @@ fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
 
 /// Moves a running call to another codec: new session, decoder, encoder and resampler; the
 /// socket, the graph (and so the turn in progress) and the prompt position carry on.
-fn switch_codec(c: &mut Running, codec: PayloadCodec, session: Session) -> Result<(), String> {
+fn switch_codec(c: &mut Running, codec: PayloadCodec, session: Session, notices: &Notices) -> Result<(), String> {
     let resampler = Resampler::new(codec.sample_rate(), BUS_RATE).map_err(|e| e.to_string())?;
     let encoder = codec::Encoder::new(codec, codec::OpusSettings::default()).map_err(|e| e.to_string())?;
     let decoder = codec::Decoder::new(codec).map_err(|e| e.to_string())?;
     if c.call.codec.sample_rate() != codec.sample_rate() {
         // The prompts were rendered at the old codec's rate: they stop rather than play at the
-        // wrong speed.
-        c.call.prompts.clear();
-        c.prompt_pos = 0;
+        // wrong speed (reported as finished, so the dialogue goes on).
+        c.playback.flush();
+        playback_events(c, notices, true);
+        c.playback = playback::PlaybackController::new(codec.sample_rate(), playback::MarkPolicy::CountSamples);
+        c.echo = playback::EchoCanceller::new(codec.sample_rate(), playback::EchoConfig::default());
     }
     let n = codec.frame_samples();
+    c.residual = vec![0.0; n];
     c.pcm = vec![0.0; n];
     c.out_pcm = vec![0.0; n];
     c.call.codec = codec;
@@ -304,7 +342,9 @@ fn playout(c: &mut Running, now: Instant) {
     // A short decode (an Opus packet of another duration) is padded with silence.
     let filled = n.min(c.pcm.len());
     c.pcm[filled..].fill(0.0);
-    if c.resampler.process(&c.pcm, &mut c.frame.samples).is_err() {
+    // The prompt's own echo out before the VAD: what the last tick sent is the reference.
+    c.echo.process(&c.out_pcm, &c.pcm, &mut c.residual);
+    if c.resampler.process(&c.residual, &mut c.frame.samples).is_err() {
         return;
     }
     c.frame.time = c.media_time;
@@ -318,12 +358,25 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
     for output in c.outputs.drain(..) {
         match output {
             GraphOutput::Event(event) => {
-                if matches!(event, CallEvent::SpeechStarted { .. }) && c.call.embedder.is_some() {
-                    let _ = notices.send(MediaNotice::SpeechStarted { call_id: c.call.call_id.clone() });
+                if let (CallEvent::SpeechStarted { turn, at }, Some(_)) = (&event, &c.call.embedder) {
+                    let behind = Duration::from_millis(c.media_time.saturating_sub(*at).as_millis());
+                    let interruptible = c.playback.is_speaking() && c.playback.current().is_some_and(|(p, _)| p.interruptible);
+                    let _ = notices.send(MediaNotice::SpeechStarted {
+                        call_id: c.call.call_id.clone(),
+                        turn: *turn,
+                        onset: Instant::now().checked_sub(behind).unwrap_or_else(Instant::now),
+                        interruptible,
+                        echo: c.echo.near_end_recent(NEAR_END_WINDOW) < NEAR_END_MIN,
+                    });
                 }
                 sink.emit(&c.call.call_id, &c.call.tenant, &event)
             }
             GraphOutput::Recognize(job) => {
+                if job.kind == JobKind::Speculative && c.call.embedder.is_some() {
+                    let behind = Duration::from_millis(c.media_time.saturating_sub(job.end).as_millis());
+                    let at = Instant::now().checked_sub(behind).unwrap_or_else(Instant::now);
+                    let _ = notices.send(MediaNotice::SpeechPaused { call_id: c.call.call_id.clone(), turn: job.turn, at });
+                }
                 if job.same_as_speculative && c.call.embedder.is_some() {
                     // The caller said nothing after the speculative decode: call control
                     // promotes that result to the final instead of a second decode.
@@ -380,23 +433,15 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
 /// One outbound frame: the prompt while it lasts, then silence; and RTCP when due.
 fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
     if !c.sending {
+        // Nothing goes out, so nothing can echo back.
+        c.out_pcm.fill(0.0);
         if let Some(t) = c.call.session.poll_rtcp(now, &mut c.packet) {
             let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
         }
         return;
     }
-    let n = c.out_pcm.len();
-    c.out_pcm.fill(0.0);
-    if let Some(prompt) = c.call.prompts.front() {
-        let end = (c.prompt_pos + n).min(prompt.len());
-        c.out_pcm[..end - c.prompt_pos].copy_from_slice(&prompt[c.prompt_pos..end]);
-        c.prompt_pos = end;
-        if end == prompt.len() {
-            c.call.prompts.pop_front();
-            c.prompt_pos = 0;
-            let _ = notices.send(MediaNotice::PromptFinished { call_id: c.call.call_id.clone() });
-        }
-    }
+    c.playback.fill(&mut c.out_pcm);
+    playback_events(c, notices, false);
     let len = c.encoder.encode(&c.out_pcm, &mut c.out_payload).unwrap_or(0);
     let payload = (len > 0).then(|| &c.out_payload[..len]);
     if let Some(t) = c.call.session.send_audio(payload, now, &mut c.packet) {
@@ -404,6 +449,30 @@ fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSen
     }
     if let Some(t) = c.call.session.poll_rtcp(now, &mut c.packet) {
         let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+    }
+}
+
+type Notices = tokio::sync::mpsc::UnboundedSender<MediaNotice>;
+
+/// Frames before a turn's onset in which the echo canceller must have heard the caller for the
+/// turn to be the caller's: at least `NEAR_END_MIN` of the last `NEAR_END_WINDOW` (200 ms).
+const NEAR_END_WINDOW: usize = 10;
+const NEAR_END_MIN: usize = 3;
+
+/// Passes the playback controller's events on to call control. `flushed_as_finished`: prompts
+/// dropped for a codec change count as finished (the dialogue must not wait for them).
+fn playback_events(c: &mut Running, notices: &Notices, flushed_as_finished: bool) {
+    while let Some(e) = c.playback.poll_event() {
+        let call_id = c.call.call_id.clone();
+        let notice = match e {
+            playback::PlaybackEvent::Finished(_) => MediaNotice::PromptFinished { call_id },
+            playback::PlaybackEvent::Interrupted(_) | playback::PlaybackEvent::Dropped(_) if flushed_as_finished => {
+                MediaNotice::PromptFinished { call_id }
+            }
+            playback::PlaybackEvent::Interrupted(interruption) => MediaNotice::PromptInterrupted { call_id, interruption },
+            _ => continue,
+        };
+        let _ = notices.send(notice);
     }
 }
 

@@ -71,7 +71,7 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
     let mut webhooks = HashMap::new();
     if !files.is_empty() {
         let embedder = crate::assistant::load_embedder(models)?;
-        let renderer = crate::assistant::default_renderer()?;
+        let renderer = crate::assistant::default_renderer(models)?;
         for (i, name, file) in &files {
             let assistant = crate::assistant::Assistant::build(name, file, Arc::clone(&embedder), Arc::clone(&renderer))?;
             if let Some(hook) = &file.webhook {

@@ -53,17 +53,16 @@ pub fn tenant_setup(config: Option<&Path>, tenant: Option<&str>) -> anyhow::Resu
 pub fn load(setup: &TenantSetup, models: &ModelDir) -> anyhow::Result<(Engines, Assistant)> {
     let engines = Engines::load(models, &setup.graph)?;
     let embedder = assistant::load_embedder(models)?;
-    let renderer = assistant::default_renderer()?;
+    let renderer = assistant::default_renderer(models)?;
     let assistant = Assistant::build(&setup.name, &setup.assistant, embedder, renderer)?;
     Ok((engines, assistant))
 }
 
 /// Runs the command; `Ok(false)` when the call ended without a decision.
-pub fn run(call: &Path, config: Option<&Path>, tenant: Option<&str>, dtmf: Vec<String>, json: bool) -> anyhow::Result<bool> {
+pub fn run(call: &Path, config: Option<&Path>, tenant: Option<&str>, options: SimOptions, json: bool) -> anyhow::Result<bool> {
     let setup = tenant_setup(config, tenant)?;
     let wav = WavFile::open(call).with_context(|| format!("{}", call.display()))?;
     let (mut engines, assistant) = load(&setup, &ModelDir::locate())?;
-    let options = SimOptions { dtmf, ..SimOptions::default() };
     let call_id = format!("sim-{}", call.file_stem().and_then(|s| s.to_str()).unwrap_or("call"));
     let report: SimReport = simulate(&wav, &mut engines, &setup.graph, &assistant, &call_id, &options)?;
     let mut out = std::io::stdout().lock();

@@ -12,6 +12,7 @@
 
 pub mod caller;
 pub mod cli;
+mod duplex;
 mod report;
 
 use std::collections::VecDeque;
@@ -27,6 +28,7 @@ use crate::assistant::Assistant;
 use crate::graph::{CallGraph, GraphConfig, GraphOutput, JobKind};
 use crate::sync_call::Engines;
 use caller::{Answer, CallerScript, Utterance};
+pub use duplex::EchoPath;
 pub use report::{print_line, SimEvent, SimReport};
 
 /// How the simulated caller behaves.
@@ -38,11 +40,17 @@ pub struct SimOptions {
     pub reaction: Duration,
     /// The call is cut here if the dialogue has not ended. Default 180 s.
     pub max_call: Duration,
+    /// The caller's first utterance starts this long after the call is answered, over whatever
+    /// is playing (a barge-in, a backchannel, a cough), instead of after the first question.
+    /// Default none.
+    pub interject_at: Option<Duration>,
+    /// The caller's line carries the worker's own audio back. Default none.
+    pub echo: Option<EchoPath>,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { dtmf: Vec::new(), reaction: Duration::from_millis(400), max_call: Duration::from_secs(180) }
+        Self { dtmf: Vec::new(), reaction: Duration::from_millis(400), max_call: Duration::from_secs(180), interject_at: None, echo: None }
     }
 }
 
@@ -84,8 +92,13 @@ struct Sim<'a> {
     /// Wall-clock origin the virtual instants are built on (the dialogue takes `Instant`s).
     origin: Instant,
     now: MediaTime,
-    /// Ends of the prompts queued for playback, in order.
-    prompts: VecDeque<MediaTime>,
+    /// Prompts sent, the echo, barge-in.
+    duplex: duplex::Duplex,
+    /// The next `Listen` follows a barge-in: the caller is already answering.
+    listen_is_barge_in: bool,
+    /// `interject_at` has come: the first answer was started over the prompts.
+    interjected: bool,
+    answers_given: u32,
     /// The utterance being spoken and its next frame.
     speaking: Option<(Utterance, usize)>,
     /// When the caller starts its next answer (after a Listen and the prompts before it).
@@ -126,7 +139,10 @@ impl<'a> Sim<'a> {
             script,
             origin,
             now: MediaTime::ZERO,
-            prompts: VecDeque::new(),
+            duplex: duplex::Duplex::new(options.echo),
+            listen_is_barge_in: false,
+            interjected: false,
+            answers_given: 0,
             speaking: None,
             answer_due: None,
             keys: VecDeque::new(),
@@ -153,10 +169,12 @@ impl<'a> Sim<'a> {
         while self.now < limit {
             self.deliver_due()?;
             self.fire_timers()?;
-            if self.dialogue.is_finished() && self.prompts.is_empty() {
+            if self.dialogue.is_finished() && self.duplex.controller.is_idle() {
                 break;
             }
+            self.send_frame()?;
             self.caller_frame(&mut frame);
+            self.clean_caller_frame(&mut frame);
             self.graph.push_frame(&frame);
             if let (Some(silero), Some(stream)) = (self.engines.silero.as_mut(), self.graph.silero_stream()) {
                 silero.infer(&mut [stream])?;
@@ -186,12 +204,17 @@ impl<'a> Sim<'a> {
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        while self.prompts.front().is_some_and(|&end| end <= self.now) {
-            self.prompts.pop_front();
-            self.dialogue.handle_input(Input::PromptFinished, self.instant(self.now));
-            self.drain_dialogue()?;
+        self.barge_timers()?;
+        if let Some(at) = self.options.interject_at {
+            let at = MediaTime::from_millis(at.as_millis() as u64);
+            if at <= self.now && !self.interjected {
+                self.interjected = true;
+                self.answer_due = Some(self.now);
+            }
         }
-        if self.answer_due.is_some_and(|t| t <= self.now) && self.prompts.is_empty() {
+        let may_answer = self.duplex.controller.is_idle() || self.interjected && self.speaking.is_none() && self.answers_given == 0;
+        if self.answer_due.is_some_and(|t| t <= self.now) && may_answer {
+            self.answers_given += 1;
             self.answer_due = None;
             match self.script.next_answer() {
                 Some(Answer::Speak(u)) => {
@@ -234,14 +257,23 @@ impl<'a> Sim<'a> {
             match output {
                 GraphOutput::Event(CallEvent::SpeechStarted { turn, at }) => {
                     self.report.push(at, SimEvent::SpeechStarted { turn: turn.0 });
+                    self.barge_speech_started(turn, at)?;
                     self.dialogue.handle_input(Input::SpeechStarted, self.instant(self.now));
                     self.drain_dialogue()?;
                 }
                 GraphOutput::Event(CallEvent::SpeechEnded { turn, at, decided_at, .. }) => {
-                    self.report.push(decided_at, SimEvent::SpeechEnded { turn: turn.0, speech_end_ms: at.as_millis() })
+                    self.report.push(decided_at, SimEvent::SpeechEnded { turn: turn.0, speech_end_ms: at.as_millis() });
+                    self.barge_speech_ended(turn, at);
                 }
                 GraphOutput::Event(_) => {}
-                GraphOutput::Recognize(job) => self.recognize(job)?,
+                GraphOutput::Recognize(job) => {
+                    if job.kind == JobKind::Speculative {
+                        // The caller has been silent since `job.end` (the speculative delay):
+                        // for barge-in, the speech that paused a prompt is over.
+                        self.barge_speech_ended(job.turn, job.end);
+                    }
+                    self.recognize(job)?
+                }
             }
         }
         Ok(())
@@ -268,7 +300,8 @@ impl<'a> Sim<'a> {
         if job.kind == JobKind::Speculative {
             self.speculative = Some((job.turn, recognition.clone(), compute));
         }
-        let embedding = if self.dialogue.wants_embedding() && !recognition.text.trim().is_empty() {
+        let wanted = self.dialogue.wants_embedding() || self.barge_turn(job.turn);
+        let embedding = if wanted && !recognition.text.trim().is_empty() {
             let started = Instant::now();
             let e = self.assistant.embedder.embed(&recognition.text)?;
             compute += started.elapsed();
@@ -302,6 +335,7 @@ impl<'a> Sim<'a> {
                 p.ready_at,
                 SimEvent::Transcript { turn: p.turn.0, kind: kind_name(p.kind), text: p.text.clone(), compute_ms: p.compute.as_secs_f64() * 1e3 },
             );
+            self.barge_transcript(p.turn, &p.text, p.embedding.as_ref(), p.kind != JobKind::Partial)?;
             if p.text.trim().is_empty() {
                 continue;
             }
@@ -328,16 +362,17 @@ impl<'a> Sim<'a> {
         while let Some(output) = self.dialogue.poll_output() {
             match output {
                 Output::Play(play) => {
-                    let (text, duration) = self.assistant.prompt_duration(&play.prompt)?;
-                    let start = self.prompts.back().copied().unwrap_or(at).max(at);
-                    self.prompts.push_back(start + MediaTime::from_millis(duration.as_millis() as u64));
-                    self.report.push(start, SimEvent::Prompt { text, duration_ms: duration.as_millis() as u64 });
+                    let audio = self.assistant.render(&play.prompt, types::BUS_RATE)?;
+                    self.duplex.queue(play.text, audio, play.interruptible);
                 }
                 Output::Listen(listen) => {
                     self.report.push(at, SimEvent::Listen { step: listen.step.clone() });
+                    if std::mem::take(&mut self.listen_is_barge_in) {
+                        // The caller is already answering: the turn that barged in.
+                        continue;
+                    }
                     // The caller answers once the prompts before this point have played.
-                    let after = self.prompts.back().copied().unwrap_or(at).max(at);
-                    self.answer_due = Some(after + MediaTime::from_millis(self.options.reaction.as_millis() as u64));
+                    self.answer_due = Some(at + MediaTime::from_millis(self.options.reaction.as_millis() as u64));
                 }
                 Output::EndTurn => {
                     if let Some(t) = turn {
@@ -358,7 +393,8 @@ impl<'a> Sim<'a> {
                 Output::Hangup => self.report.push(at, SimEvent::Hangup),
                 Output::StopPlayback => {
                     // Keyed ahead: what was queued is dropped, and no PromptFinished is due.
-                    self.prompts.clear();
+                    self.duplex.controller.flush();
+                    self.duplex.barge.prompts_done();
                 }
             }
         }

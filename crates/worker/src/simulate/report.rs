@@ -32,6 +32,18 @@ pub enum SimEvent {
         last_input_to_decision_ms: Option<u64>,
     },
     Hangup,
+    /// The caller's speech paused a prompt `position_ms` into it (barge-in pending).
+    PromptPaused { text: String, position_ms: u64 },
+    /// The speech that paused the prompt was not the caller taking the floor (a backchannel, a
+    /// cough): the prompt goes on from where it stopped.
+    PromptResumed { text: String, position_ms: u64 },
+    /// The caller took the floor: the prompts are flushed and the turn is the answer.
+    BargeIn { trigger: playback::Trigger, text: String, position_ms: u64 },
+    /// A prompt stopped part-way, with the words the caller heard.
+    PromptInterrupted { text: String, position_ms: u64, heard: String },
+    /// A turn began over an interruptible prompt, but the echo canceller heard only the prompt's
+    /// own echo: it does not barge in.
+    EchoIgnored { turn: u32 },
     /// The call reached the simulation's time limit.
     CutOff,
 }
@@ -85,6 +97,11 @@ pub fn print_line(at: MediaTime, event: &SimEvent, json: bool) -> String {
             )
         }
         SimEvent::Hangup => format!("{t} (attendant hangs up)"),
+        SimEvent::PromptPaused { position_ms, .. } => format!("{t}   (prompt paused at {position_ms} ms: the caller is talking)"),
+        SimEvent::PromptResumed { position_ms, .. } => format!("{t}   (prompt resumed at {position_ms} ms: not an interruption)"),
+        SimEvent::BargeIn { trigger, .. } => format!("{t}   (barge-in: {})", serde_json::to_value(trigger).unwrap_or_default()),
+        SimEvent::PromptInterrupted { position_ms, heard, .. } => format!("{t}   (prompt stopped at {position_ms} ms; the caller heard: \"{heard}\")"),
+        SimEvent::EchoIgnored { turn } => format!("{t}   (turn {turn} is the prompt's echo: ignored)"),
         SimEvent::CutOff => format!("{t} (simulation time limit reached)"),
     }
 }

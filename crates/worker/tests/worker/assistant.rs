@@ -14,12 +14,12 @@ use codec::WavFile;
 use crate::support::{engines, finals, fixtures, model_dir, Fixture};
 
 /// The sample tenant's assistant, built once per test binary (embedding every example once).
-fn contoso() -> &'static Assistant {
+pub(crate) fn contoso() -> &'static Assistant {
     static ASSISTANT: OnceLock<Assistant> = OnceLock::new();
     ASSISTANT.get_or_init(|| {
         let file = AssistantFile::embedded().expect("config/contoso.flow.toml is valid");
         let embedder = assistant::load_embedder(&model_dir()).expect("models: run python3 tools/fetch_models.py");
-        let renderer = assistant::default_renderer().expect("espeak-ng: run tools/setup.sh");
+        let renderer = assistant::default_renderer(&model_dir()).expect("prompt voice: run tools/setup.sh");
         Assistant::build("contoso", &file, embedder, renderer).expect("assistant builds")
     })
 }

@@ -589,3 +589,43 @@ fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
     assert!(decision["timings"]["last_word_to_decision_ms"].as_u64().is_some_and(|ms| ms < 2_000), "{decision}");
     worker.wait_event("transfer_result", Duration::from_secs(10), |e| e["ok"] == true);
 }
+
+/// Barge-in on a real call: the caller asks for a payment 4 s into the call, over the menu
+/// prompt; the worker pauses the prompt, takes the request as the menu's answer, reports where
+/// the prompt stopped and what the caller heard of it, and the call ends in the payment REFER.
+#[test]
+fn caller_speech_over_the_menu_prompt_barges_in_through_sipp() {
+    let text = std::fs::read_to_string(repo_root().join("config/contoso.flow.toml")).expect("sample flow");
+    let flow = std::env::temp_dir().join(format!("attendant-contoso-bargein-{}.flow.toml", std::process::id()));
+    std::fs::write(&flow, text.replace("always_open = false", "always_open = true")).expect("write flow");
+    let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
+    let worker = Worker::start("bargein", "", &tenant);
+    // The request at 4 s (over the menu prompt, which follows a 2 s greeting), then 8 s for the
+    // recognition and the account prompt, then the account number and "1" (yes) as keys: keys
+    // during a prompt are type-ahead.
+    let wav = padded_ulaw(&worker, "assistant/make-a-payment.wav", 4_000, 8_000);
+    let pcap_path = worker.dir.join("bargein.pcap");
+    let status = Command::new("python3")
+        .arg(repo_root().join("tools/wav2pcap.py"))
+        .args([wav.as_str(), pcap_path.to_str().expect("utf-8"), "--dtmf", "551234561"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("python3");
+    assert!(status.success(), "wav2pcap failed");
+    let subs = [("PCAP", pcap_path.display().to_string()), ("TARGET", "alice@cc.contoso.example.com".to_owned()), ("REFER_TIMEOUT_MS", "60000".into())];
+    let run = sipp(&worker, "transfer.xml", &subs, &["-timeout", "90s"]);
+    let events = worker.events();
+    assert_eq!(run.code, Some(0), "sipp failed:\n{}\n{}\nevents: {events:#?}", run.log, run.messages);
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    let at = |name: &str| names.iter().position(|n| *n == name).unwrap_or_else(|| panic!("no {name} event: {names:?}"));
+    assert!(at("prompt_paused") < at("barge_in") && at("barge_in") < at("prompt_interrupted"), "{names:?}");
+    let interrupted = events.iter().find(|e| e["event"] == "prompt_interrupted").expect("prompt_interrupted");
+    let i = &interrupted["interruption"];
+    let (position, length) = (i["position_ms"].as_u64().unwrap_or(0), i["length_ms"].as_u64().unwrap_or(0));
+    assert!(position > 0 && position < length, "stopped part-way: {interrupted}");
+    assert!(i["heard"].as_str().is_some_and(|h| !h.is_empty()), "{interrupted}");
+    let decision = worker.wait_event("decision", Duration::from_secs(5), |_| true);
+    assert_eq!(decision["intent"], "payment", "{decision}");
+    assert_eq!(decision["slots"]["account"], "55123456", "{decision}");
+    worker.wait_event("transfer_result", Duration::from_secs(10), |e| e["ok"] == true);
+}

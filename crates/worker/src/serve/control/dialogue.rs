@@ -41,6 +41,11 @@ pub(super) struct CallDialogue {
     promote: Option<TurnId>,
     /// The decision, kept for the transfer at hang-up.
     decision: Option<routing::Decision>,
+    /// Whether the caller's speech stops the prompts (settings of the question asked).
+    barge: playback::BargeIn,
+    /// Prompts sent to the media engine and not yet finished or flushed; ids for the next.
+    queued: u32,
+    next_prompt: u64,
 }
 
 impl std::fmt::Debug for CallDialogue {
@@ -68,6 +73,9 @@ impl Control {
             promote: None,
             decision: None,
             last_input: None,
+            barge: playback::BargeIn::new(playback::BargeInConfig::default()),
+            queued: 0,
+            next_prompt: 0,
         }));
         self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Start, now));
     }
@@ -79,12 +87,37 @@ impl Control {
             return false;
         }
         match notice {
-            MediaNotice::PromptFinished { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::PromptFinished, now)),
+            MediaNotice::PromptFinished { .. } => self.with_dialogue(call, now, |d, now| {
+                d.queued = d.queued.saturating_sub(1);
+                if d.queued == 0 {
+                    d.barge.prompts_done();
+                }
+                d.dialogue.handle_input(Input::PromptFinished, now)
+            }),
+            MediaNotice::PromptInterrupted { interruption, .. } => {
+                self.emit(call, json!({"event": "prompt_interrupted", "interruption": interruption}));
+            }
+            MediaNotice::SpeechPaused { turn, at, .. } => {
+                if let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) {
+                    d.barge.speech_ended(u64::from(turn.0), *at);
+                }
+            }
             MediaNotice::Dtmf { digit, .. } => self.with_dialogue(call, now, |d, now| {
                 d.last_input = Some(now);
                 d.dialogue.handle_input(Input::Dtmf(*digit), now)
             }),
-            MediaNotice::SpeechStarted { .. } => self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::SpeechStarted, now)),
+            MediaNotice::SpeechStarted { turn, onset, interruptible, echo, .. } => {
+                let action = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| {
+                    let config = d.dialogue.barge_in()?;
+                    d.barge.set_config(config);
+                    d.barge.speech_started(u64::from(turn.0), *onset, *interruptible, *echo)
+                });
+                if *echo && *interruptible {
+                    self.emit(call, json!({"event": "echo_ignored", "turn": turn.0}));
+                }
+                self.barge_act(call, *turn, action, now);
+                self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::SpeechStarted, now));
+            }
             MediaNotice::Transcript { turn, kind, text, embedding, speech_end, .. } => {
                 self.on_transcript(call, *turn, *kind, text, embedding.as_ref(), *speech_end, now)
             }
@@ -110,6 +143,14 @@ impl Control {
         if d.closed_turn.is_some_and(|c| c >= turn) {
             return;
         }
+        // A turn over a prompt: its transcript may settle the barge-in first (interrupting, the
+        // dialogue then listens and takes this transcript as the answer).
+        if d.barge.paused_turn().is_some() || d.queued > 0 {
+            let answers = d.dialogue.would_answer(text, embedding);
+            let action = d.barge.transcript(u64::from(turn.0), text, kind != JobKind::Partial, answers);
+            self.barge_act(call, turn, action, now);
+        }
+        let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
         d.current_turn = Some(turn);
         let mut promote = false;
         if kind == JobKind::Speculative {
@@ -132,8 +173,45 @@ impl Control {
         self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(input, now));
     }
 
+    /// Carries out a barge-in decision on the call's prompts.
+    fn barge_act(&mut self, call: CallHandle, turn: TurnId, action: Option<playback::BargeInAction>, now: Instant) {
+        let Some(action) = action else { return };
+        let Some(info) = self.calls.get(&call) else { return };
+        let call_id = info.call_id.clone();
+        match action {
+            playback::BargeInAction::Pause => {
+                let _ = self.media.send(MediaCommand::Pause { call_id });
+                self.emit(call, json!({"event": "prompt_paused", "turn": turn.0}));
+            }
+            playback::BargeInAction::Resume => {
+                let _ = self.media.send(MediaCommand::Resume { call_id });
+                self.emit(call, json!({"event": "prompt_resumed", "turn": turn.0}));
+            }
+            playback::BargeInAction::Interrupt(trigger) => {
+                let _ = self.media.send(MediaCommand::StopPlayback { call_id });
+                self.emit(call, json!({"event": "barge_in", "turn": turn.0, "trigger": trigger}));
+                self.with_dialogue(call, now, |d, now| {
+                    d.queued = 0;
+                    d.barge.prompts_done();
+                    d.dialogue.handle_input(Input::BargeIn, now);
+                });
+            }
+        }
+    }
+
     /// Dialogue timeouts that are due; returns the earliest one still pending.
     pub(super) fn dialogue_timeouts(&mut self, now: Instant) -> Option<Instant> {
+        let due: Vec<(CallHandle, Option<TurnId>)> = self
+            .calls
+            .iter()
+            .filter_map(|(c, i)| i.dialogue.as_ref().map(|d| (c, d)))
+            .filter(|(_, d)| d.barge.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(c, d)| (*c, d.barge.paused_turn().map(|t| TurnId(t as u32))))
+            .collect();
+        for (call, turn) in due {
+            let action = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| d.barge.handle_timeout(now));
+            self.barge_act(call, turn.unwrap_or(TurnId(0)), action, now);
+        }
         let due: Vec<CallHandle> = self
             .calls
             .iter()
@@ -143,7 +221,12 @@ impl Control {
         for call in due {
             self.with_dialogue(call, now, |d, now| d.dialogue.handle_timeout(now));
         }
-        self.calls.values().filter_map(|i| i.dialogue.as_ref().and_then(|d| d.dialogue.poll_timeout())).min()
+        self.calls
+            .values()
+            .filter_map(|i| i.dialogue.as_ref())
+            .flat_map(|d| [d.dialogue.poll_timeout(), d.barge.poll_timeout()])
+            .flatten()
+            .min()
     }
 
     /// The caller hung up: the dialogue reports its decision (`caller_hangup`) if it had none.
@@ -184,7 +267,11 @@ impl Control {
                 let audio = tokio::task::block_in_place(|| assistant.render(&play.prompt, rate));
                 match audio {
                     Ok(audio) => {
-                        let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), audio });
+                        let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
+                        d.next_prompt += 1;
+                        d.queued += 1;
+                        let prompt = playback::Prompt { id: playback::PromptId(d.next_prompt), text: play.text.clone(), interruptible: play.interruptible };
+                        let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), prompt, audio });
                         self.sink.emit(call_id, tenant, &json!({"event": "prompt", "text": play.text}));
                     }
                     Err(e) => {
@@ -196,6 +283,8 @@ impl Control {
                 }
             }
             Output::StopPlayback => {
+                d.queued = 0;
+                d.barge.prompts_done();
                 let _ = self.media.send(MediaCommand::StopPlayback { call_id: call_id.to_owned() });
             }
             Output::Listen(listen) => {
