@@ -23,7 +23,7 @@ fn main() {
     let graph = file.graph(&GraphConfig::default());
     let mut engines = Engines::load(&models, &graph).expect("models: run python3 tools/fetch_models.py");
     let embedder = assistant::load_embedder(&models).expect("embedder");
-    let renderer = assistant::default_renderer().expect("espeak-ng");
+    let renderer = assistant::default_renderer(&models).expect("prompt voice");
     let mut contoso = Assistant::build("contoso", &file, embedder, renderer).expect("assistant");
 
     let manifest: serde_json::Value =

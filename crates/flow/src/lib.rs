@@ -81,6 +81,28 @@ pub struct CompiledFlow {
 }
 
 impl CompiledFlow {
+    /// The text of every prompt that is the same on every call (no `{slot}` to fill in), once
+    /// each: what a worker renders at start-up so that no call waits for it.
+    pub fn fixed_prompt_texts(&self) -> Vec<String> {
+        let m = &self.model;
+        let mut all: Vec<&config::PromptConfig> = Vec::new();
+        all.extend(m.greeting.iter());
+        for n in &m.nodes {
+            all.extend([&n.ask.prompt, &n.ask.reprompt, &n.ask.no_input, &n.ask.no_match]);
+            if let model::NodeKind::Digits(d) = &n.kind {
+                all.extend(d.confirm.iter());
+            }
+        }
+        all.extend(m.intents.iter().filter_map(|i| i.then.say.as_ref()));
+        all.extend([&m.escalation.prompt, &m.callback.prompt, &m.callback.prompt_no_wait, &m.callback.accepted_prompt]);
+        all.extend(m.hours.iter().map(|h| &h.closed_prompt));
+        all.extend([&m.transfer_prompt, &m.goodbye, &m.defaults.no_input, &m.defaults.no_match]);
+        let mut texts: Vec<String> = all.into_iter().filter_map(|p| p.text.clone()).filter(|t| !t.contains('{')).collect();
+        texts.sort();
+        texts.dedup();
+        texts
+    }
+
     /// Validates `config` against `routing` (errors prefixed by `prefix`, e.g.
     /// `tenants[0].flow`) and builds the intent classifier, embedding every example once.
     pub fn build(

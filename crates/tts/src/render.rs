@@ -126,6 +126,12 @@ impl PromptRenderer {
         Ok(self.keep(key, pcm.into()))
     }
 
+    /// The prompt if it is in the cache (counts as a use).
+    pub fn cached_prompt(&self, text: &str, rate: SampleRate) -> Option<Arc<[f32]>> {
+        let key = self.key(text, rate);
+        self.lock().get(&key)
+    }
+
     /// Like [`PromptRenderer::render`], but hands the audio to `sink` as it becomes ready: a
     /// cached prompt in one call; otherwise, for engines that stream, one call per sentence (the
     /// first sentence plays while the rest is synthesized). `sink` returns false to stop; the

@@ -135,10 +135,16 @@ impl Assistant {
     }
 }
 
-/// The default prompt renderer: espeak-ng through its library.
-pub fn default_renderer() -> anyhow::Result<Arc<PromptRenderer>> {
-    let espeak = tts::Espeak::new(tts::EspeakConfig::default()).context("prompt voice (espeak-ng)")?;
-    Ok(Arc::new(PromptRenderer::new(Arc::new(espeak))))
+/// The default prompt renderer: the hibari neural voice from `models`, else espeak-ng (see
+/// [`crate::voice::load_voice`]). Why the neural voice is not used goes to stderr, once per
+/// process: tests and benches build renderers more than once.
+pub fn default_renderer(models: &crate::models::ModelDir) -> anyhow::Result<Arc<PromptRenderer>> {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let (voice, warning) = crate::voice::load_voice(models)?;
+    if let Some(warning) = warning {
+        WARNED.call_once(|| eprintln!("warning: {warning}"));
+    }
+    Ok(Arc::new(PromptRenderer::new(voice)))
 }
 
 /// Loads the embedder from the models directory.

@@ -6,10 +6,12 @@ pub mod decisions;
 pub mod graph;
 pub mod ingest;
 pub mod models;
+pub mod say;
 pub mod serve;
 pub mod simulate;
 pub mod sync_call;
 pub mod transcribe;
+pub mod voice;
 
 /// Reads a graph configuration (TOML). Unknown fields are rejected by name; values are checked.
 pub fn load_graph_config(path: &std::path::Path) -> anyhow::Result<graph::GraphConfig> {

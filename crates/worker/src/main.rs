@@ -64,6 +64,13 @@ enum Command {
         /// Worker configuration with the tenants (default: the built-in sample tenant "contoso").
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The caller's first utterance starts this many ms after the answer, over the greeting
+        /// (to try barge-in, backchannels, noise), instead of answering the first question.
+        #[arg(long, value_name = "MS")]
+        interject_at: Option<u64>,
+        /// The caller's line echoes the worker's audio back, e.g. `-10,40`: 10 dB down, 40 ms late.
+        #[arg(long, value_name = "GAIN_DB,DELAY_MS", allow_hyphen_values = true)]
+        echo: Option<attendant_worker::simulate::EchoPath>,
     },
     /// Run the worker: take calls from a SIP trunk (UDP and TCP), transcribe them, and write
     /// call events. Without --config: SIP on 127.0.0.1:5060, calls from loopback only.
@@ -72,6 +79,29 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Render a prompt (plain text or SSML-lite) to a WAV file, to hear it as callers will.
+    Say {
+        /// What to say: plain text or SSML-lite, e.g. `Thanks for calling. <break time="300ms"/> Press 1 for billing.`
+        text: String,
+        /// The WAV file to write.
+        #[arg(short, long, value_name = "OUT.wav")]
+        output: PathBuf,
+        /// Sample rate in Hz: 8000, 16000 or 24000 (default 24000; 8000 with --ulaw).
+        #[arg(long)]
+        rate: Option<u32>,
+        /// G.711 µ-law (WAV format 7), as a PCMU trunk carries it; needs --rate 8000.
+        #[arg(long)]
+        ulaw: bool,
+        /// Voice (default: hibari when models/hibari is present, else espeak-ng).
+        #[arg(long, value_enum)]
+        voice: Option<SayVoice>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SayVoice {
+    Hibari,
+    Espeak,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -103,11 +133,36 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Simulate { call, tenant, dtmf, json, config } => {
-            let dtmf: Vec<String> = dtmf.map(|d| d.split(',').map(str::to_owned).collect()).unwrap_or_default();
-            match attendant_worker::simulate::cli::run(&call, config.as_deref(), tenant.as_deref(), dtmf, json) {
+        Command::Simulate { call, tenant, dtmf, json, config, interject_at, echo } => {
+            let options = attendant_worker::simulate::SimOptions {
+                dtmf: dtmf.map(|d| d.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+                interject_at: interject_at.map(std::time::Duration::from_millis),
+                echo,
+                ..Default::default()
+            };
+            match attendant_worker::simulate::cli::run(&call, config.as_deref(), tenant.as_deref(), options, json) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Say { text, output, rate, ulaw, voice } => {
+            let voice = voice.map(|v| match v {
+                SayVoice::Hibari => attendant_worker::voice::VoiceKind::Hibari,
+                SayVoice::Espeak => attendant_worker::voice::VoiceKind::Espeak,
+            });
+            let options = attendant_worker::say::SayOptions { text, output, rate, ulaw, voice };
+            match attendant_worker::say::run(&options, &ModelDir::locate()) {
+                Ok(report) => {
+                    if let Some(warning) = &report.warning {
+                        eprintln!("warning: {warning}");
+                    }
+                    println!("{}", attendant_worker::say::describe(&report, &options.output));
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::from(2)

@@ -14,6 +14,9 @@ pub enum ModelFile {
     WhisperBase,
     /// A directory: safetensors, tokenizer and config of the sentence-embedding model.
     MiniLm,
+    /// A directory: the hibari neural voice (`hibari.onnx`, `vocab.json`) and its G2P assets
+    /// (lexicons, tagger, `oov.onnx`, ...).
+    Hibari,
 }
 
 impl ModelFile {
@@ -24,6 +27,7 @@ impl ModelFile {
             Self::WhisperTinyEn => "ggml-tiny.en.bin",
             Self::WhisperBase => "ggml-base.bin",
             Self::MiniLm => "all-MiniLM-L6-v2",
+            Self::Hibari => "hibari",
         }
     }
 
@@ -34,6 +38,7 @@ impl ModelFile {
             Self::WhisperTinyEn => "whisper tiny.en, ggml format",
             Self::WhisperBase => "whisper base, ggml format",
             Self::MiniLm => "all-MiniLM-L6-v2 sentence embeddings (directory)",
+            Self::Hibari => "hibari neural voice and its G2P (directory)",
         }
     }
 
@@ -81,7 +86,11 @@ impl ModelDir {
     /// The path of `file`, or an error saying which file is missing and how to fetch it.
     pub fn require(&self, file: ModelFile) -> Result<PathBuf, MissingModel> {
         let path = self.0.join(file.file_name());
-        let present = if matches!(file, ModelFile::MiniLm) { path.join("model.safetensors").is_file() } else { path.is_file() };
+        let present = match file {
+            ModelFile::MiniLm => path.join("model.safetensors").is_file(),
+            ModelFile::Hibari => path.join("hibari.onnx").is_file(),
+            _ => path.is_file(),
+        };
         if present {
             Ok(path)
         } else {
@@ -91,6 +100,7 @@ impl ModelDir {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

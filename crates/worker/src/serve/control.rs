@@ -456,6 +456,7 @@ impl Control {
             MediaNotice::Dtmf { call_id, .. }
             | MediaNotice::PromptFinished { call_id }
             | MediaNotice::PromptInterrupted { call_id, .. }
+            | MediaNotice::MarkReached { call_id, .. }
             | MediaNotice::Transcript { call_id, .. }
             | MediaNotice::FinalIsSpeculative { call_id, .. }
             | MediaNotice::SpeechStarted { call_id, .. }
@@ -475,6 +476,12 @@ impl Control {
             | MediaNotice::SpeechStarted { .. }
             | MediaNotice::SpeechPaused { .. }
             | MediaNotice::PromptInterrupted { .. } => return,
+            MediaNotice::MarkReached { call_id, name, played } => {
+                if let Some(&call) = self.by_call_id.get(&call_id) {
+                    self.emit(call, json!({"event": "mark", "name": name, "played": played}));
+                }
+                return;
+            }
             MediaNotice::Dtmf { call_id, digit } => (call_id, digit),
             MediaNotice::PromptFinished { call_id } => {
                 if let Some(&call) = self.by_call_id.get(&call_id) {

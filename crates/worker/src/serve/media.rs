@@ -39,6 +39,8 @@ pub enum MediaNotice {
     Dtmf { call_id: String, digit: char },
     /// A queued prompt has been sent to its last sample.
     PromptFinished { call_id: String },
+    /// A mark was reached (`played`), or dropped by `StopPlayback` (not played).
+    MarkReached { call_id: String, name: String, played: bool },
     /// A prompt was stopped part-way by `StopPlayback`: how far it got, the words heard.
     PromptInterrupted { call_id: String, interruption: playback::Interruption },
     /// The caller started a turn at `onset` (calls with an assistant only). `interruptible`: an
@@ -89,9 +91,19 @@ pub enum MediaCommand {
     SendDtmf { call_id: String, digit: char },
     /// Queue a prompt (audio at the call's codec rate) after those already queued.
     Play { call_id: String, prompt: playback::Prompt, audio: Arc<[f32]> },
+    /// Queue a prompt whose audio comes in pieces (`Append`, then `Complete`): the first
+    /// sentence plays while the next is synthesized.
+    PlayStreaming { call_id: String, prompt: playback::Prompt },
+    /// The next piece of a streaming prompt; `text_end` is where its words end in the text.
+    Append { call_id: String, id: playback::PromptId, audio: Arc<[f32]>, text_end: usize },
+    /// No more pieces: the prompt finishes when what it has is sent.
+    Complete { call_id: String, id: playback::PromptId },
     /// Stop the prompt playing and drop the queued ones (`PromptInterrupted` reports how far
     /// the one playing got; no `PromptFinished` follows for any of them).
     StopPlayback { call_id: String },
+    /// A named point after everything queued so far: `MarkReached` when all of it has been sent
+    /// (RTP has no marks of its own, so samples sent are what counts).
+    Mark { call_id: String, name: String },
     /// Barge-in pending: send silence in place of the prompt, keeping its place.
     Pause { call_id: String },
     /// Carry on from where `Pause` stopped.
@@ -168,6 +180,27 @@ pub fn run(
                     if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
                         c.playback.flush();
                         playback_events(c, &notices, false);
+                    }
+                }
+                Ok(MediaCommand::PlayStreaming { call_id, prompt }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.playback.play_streaming(prompt);
+                    }
+                }
+                Ok(MediaCommand::Append { call_id, id, audio, text_end }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        // Refused when the prompt was flushed meanwhile: the piece is dropped.
+                        c.playback.append(id, audio, text_end);
+                    }
+                }
+                Ok(MediaCommand::Complete { call_id, id }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.playback.complete(id);
+                    }
+                }
+                Ok(MediaCommand::Mark { call_id, name }) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
+                        c.playback.mark(name);
                     }
                 }
                 Ok(MediaCommand::Pause { call_id }) => {
@@ -470,6 +503,7 @@ fn playback_events(c: &mut Running, notices: &Notices, flushed_as_finished: bool
                 MediaNotice::PromptFinished { call_id }
             }
             playback::PlaybackEvent::Interrupted(interruption) => MediaNotice::PromptInterrupted { call_id, interruption },
+            playback::PlaybackEvent::Mark { name, played } => MediaNotice::MarkReached { call_id, name, played },
             _ => continue,
         };
         let _ = notices.send(notice);

@@ -74,6 +74,15 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         let renderer = crate::assistant::default_renderer(models)?;
         for (i, name, file) in &files {
             let assistant = crate::assistant::Assistant::build(name, file, Arc::clone(&embedder), Arc::clone(&renderer))?;
+            // Every fixed prompt rendered now, at the G.711 and wideband rates, so that no call
+            // waits for its greeting (prompts with slots stream sentence by sentence instead).
+            for text in assistant.flow.fixed_prompt_texts() {
+                for rate in [types::SampleRate::HZ_8000, types::SampleRate::HZ_16000] {
+                    if let Err(e) = renderer.render(&text, rate) {
+                        eprintln!("warning: tenants[{i}] prompt {text:?} cannot be rendered: {e}");
+                    }
+                }
+            }
             if let Some(hook) = &file.webhook {
                 let sender = crate::decisions::WebhookSender::start(hook.clone()).with_context(|| format!("tenants[{i}] webhook"))?;
                 webhooks.insert(name.clone(), sender);

@@ -7,9 +7,11 @@
 
 mod alloc_count;
 mod assistant;
+mod bargein;
 mod cli;
 mod sip_calls;
 mod support;
+mod voice;
 mod webhook;
 
 use attendant_worker::graph::{CallGraph, GraphConfig, GraphOutput, VadKind};

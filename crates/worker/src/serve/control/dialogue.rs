@@ -94,6 +94,9 @@ impl Control {
                 }
                 d.dialogue.handle_input(Input::PromptFinished, now)
             }),
+            MediaNotice::MarkReached { name, played, .. } => {
+                self.emit(call, json!({"event": "mark", "name": name, "played": played}));
+            }
             MediaNotice::PromptInterrupted { interruption, .. } => {
                 self.emit(call, json!({"event": "prompt_interrupted", "interruption": interruption}));
             }
@@ -262,24 +265,54 @@ impl Control {
         match output {
             Output::Play(play) => {
                 let (assistant, rate) = (Arc::clone(&d.assistant), d.rate);
-                // Prompts are cached after their first rendering (about 10 ms with espeak-ng);
-                // block_in_place keeps the other tasks of the runtime going meanwhile.
-                let audio = tokio::task::block_in_place(|| assistant.render(&play.prompt, rate));
-                match audio {
-                    Ok(audio) => {
-                        let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
-                        d.next_prompt += 1;
-                        d.queued += 1;
-                        let prompt = playback::Prompt { id: playback::PromptId(d.next_prompt), text: play.text.clone(), interruptible: play.interruptible };
-                        let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), prompt, audio });
-                        self.sink.emit(call_id, tenant, &json!({"event": "prompt", "text": play.text}));
+                d.next_prompt += 1;
+                d.queued += 1;
+                let prompt = playback::Prompt { id: playback::PromptId(d.next_prompt), text: play.text.clone(), interruptible: play.interruptible };
+                self.sink.emit(call_id, tenant, &json!({"event": "prompt", "text": play.text}));
+                match &play.prompt {
+                    flow::Prompt::Text(text) if assistant.renderer.cached_prompt(text, rate).is_some() => {
+                        if let Some(audio) = assistant.renderer.cached_prompt(text, rate) {
+                            let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), prompt, audio });
+                        }
                     }
-                    Err(e) => {
-                        // A prompt that cannot be rendered is skipped, as if played, so the
-                        // dialogue goes on rather than waiting forever.
-                        self.sink.emit(call_id, tenant, &json!({"event": "prompt_failed", "text": play.text, "error": format!("{e:#}")}));
-                        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::PromptFinished, now));
+                    flow::Prompt::Text(text) => {
+                        // Rendered sentence by sentence off the runtime: the first sentence is
+                        // sent while the rest is synthesized.
+                        let id = prompt.id;
+                        let ends = sentence_ends(text);
+                        let _ = self.media.send(MediaCommand::PlayStreaming { call_id: call_id.to_owned(), prompt });
+                        let (media, sink) = (self.media.clone(), Arc::clone(&self.sink));
+                        let (call_id, tenant, text) = (call_id.to_owned(), tenant.to_owned(), text.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let mut piece = 0;
+                            let result = assistant.renderer.render_stream(&text, rate, &mut |chunk| {
+                                let audio: Arc<[f32]> = chunk.into();
+                                // The voice streams a sentence per piece: where its words end, for
+                                // the words heard if the prompt is interrupted.
+                                let text_end = ends.get(piece).copied().unwrap_or(text.len());
+                                piece += 1;
+                                media.send(MediaCommand::Append { call_id: call_id.clone(), id, audio, text_end }).is_ok()
+                            });
+                            if let Err(e) = result {
+                                // What was rendered plays; the prompt then ends as if played out,
+                                // so the dialogue goes on rather than waiting for ever.
+                                sink.emit(&call_id, &tenant, &json!({"event": "prompt_failed", "text": text, "error": e.to_string()}));
+                            }
+                            let _ = media.send(MediaCommand::Complete { call_id, id });
+                        });
                     }
+                    flow::Prompt::Wav(_) => match tokio::task::block_in_place(|| assistant.render(&play.prompt, rate)) {
+                        Ok(audio) => {
+                            let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), prompt, audio });
+                        }
+                        Err(e) => {
+                            self.sink.emit(call_id, tenant, &json!({"event": "prompt_failed", "text": play.text, "error": format!("{e:#}")}));
+                            self.with_dialogue(call, now, |d, now| {
+                                d.queued = d.queued.saturating_sub(1);
+                                d.dialogue.handle_input(Input::PromptFinished, now)
+                            });
+                        }
+                    },
                 }
             }
             Output::StopPlayback => {
@@ -363,4 +396,17 @@ impl Control {
             }
         }
     }
+}
+
+/// Where each sentence of `text` ends (byte offsets), as the voice splits it.
+fn sentence_ends(text: &str) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut from = 0;
+    for sentence in g2p::split_sentences(text) {
+        if let Some(at) = text.get(from..).and_then(|rest| rest.find(sentence.as_str())) {
+            from += at + sentence.len();
+            ends.push(from);
+        }
+    }
+    ends
 }
