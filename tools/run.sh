@@ -16,3 +16,10 @@ for call in testdata/assistant/calls/payment-corrected-digits.wav \
 done
 echo "== attendant simulate testdata/assistant/make-a-payment.wav --dtmf 55123456#,1 --json (last line: the decision)"
 target/release/attendant simulate testdata/assistant/make-a-payment.wav --dtmf '55123456#,1' --json | tail -1
+# Barge-in: the caller talks over the menu prompt, on a line that echoes the prompts back.
+echo "== attendant simulate testdata/bargein/interrupt-pay.wav --interject-at 2500 --echo -10,40"
+target/release/attendant simulate testdata/bargein/interrupt-pay.wav --interject-at 2500 --echo -10,40
+echo "== attendant simulate testdata/bargein/mmhmm-then-pay.wav --interject-at 2500 (a backchannel: the prompt resumes)"
+target/release/attendant simulate testdata/bargein/mmhmm-then-pay.wav --interject-at 2500 | head -8
+echo "== attendant say \"Your balance is \$1,234.56, due March 3rd.\" -o target/say-demo.wav --rate 8000 --ulaw"
+target/release/attendant say "Your balance is \$1,234.56, due March 3rd." -o target/say-demo.wav --rate 8000 --ulaw
