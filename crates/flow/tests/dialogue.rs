@@ -443,7 +443,7 @@ fn barge_in_over_the_menu_prompts_takes_the_turn_as_the_answer() {
 fn barge_in_settings_per_step_are_validated_where_they_are() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let text = std::fs::read_to_string(root.join("config/contoso.flow.toml")).expect("sample");
-    let bad = text.replacen("[flow.menu]", "[flow.barge_in]\nmin_words = 2\n\n[flow.menu]\nbarge_in = { resume_after_ms = 5 }", 1);
+    let bad = text.replacen("\n[flow.menu]\n", "\n[flow.barge_in]\nmin_words = 2\n\n[flow.menu]\nbarge_in = { resume_after_ms = 5 }\n", 1);
     let file: FlowFile = toml::from_str(&bad).expect("parses");
     let err = CompiledFlow::build(&file.flow, "flow", &file.routing, &shared().embedder).expect_err("refused");
     assert!(err.to_string().contains("flow.menu.barge_in.resume_after_ms: between 200 and 10000"), "{err}");
