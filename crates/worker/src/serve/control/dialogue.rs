@@ -269,9 +269,14 @@ impl Control {
                 d.queued += 1;
                 let prompt = playback::Prompt { id: playback::PromptId(d.next_prompt), text: play.text.clone(), interruptible: play.interruptible };
                 self.sink.emit(call_id, tenant, &json!({"event": "prompt", "text": play.text}));
+                // One look-up: the cache may drop a prompt between two.
+                let cached = match &play.prompt {
+                    flow::Prompt::Text(text) => assistant.renderer.cached_prompt(text, rate),
+                    flow::Prompt::Wav(_) => None,
+                };
                 match &play.prompt {
-                    flow::Prompt::Text(text) if assistant.renderer.cached_prompt(text, rate).is_some() => {
-                        if let Some(audio) = assistant.renderer.cached_prompt(text, rate) {
+                    flow::Prompt::Text(_) if cached.is_some() => {
+                        if let Some(audio) = cached {
                             let _ = self.media.send(MediaCommand::Play { call_id: call_id.to_owned(), prompt, audio });
                         }
                     }
