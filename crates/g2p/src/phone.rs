@@ -44,79 +44,14 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
-/// Phone-style cardinal: "one thousand two hundred thirty four".
+/// Phone-style cardinal: "one thousand two hundred thirty four". The num2words reading of
+/// [`crate::numbers::cardinal`] without its commas, hyphens and "and".
 pub fn say(n: u128) -> String {
-    const ONES: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-    const SCALES: [&str; 12] = [
-        "",
-        "thousand",
-        "million",
-        "billion",
-        "trillion",
-        "quadrillion",
-        "quintillion",
-        "sextillion",
-        "septillion",
-        "octillion",
-        "nonillion",
-        "decillion",
-    ];
-    let below_1000 = |n: u128, out: &mut Vec<&str>| {
-        if n >= 100 {
-            out.extend([ONES[(n / 100) as usize], "hundred"]);
-        }
-        let r = n % 100;
-        if r >= 20 {
-            out.push(TENS[(r / 10) as usize]);
-            match r % 10 {
-                0 => {}
-                d => out.push(ONES[d as usize]),
-            }
-        } else if r > 0 {
-            out.push(ONES[r as usize]);
-        }
-    };
-    if n == 0 {
-        return "zero".to_owned();
-    }
-    let mut groups = Vec::new();
-    let mut n = n.min(crate::numbers::MAX_CARDINAL);
-    while n > 0 {
-        groups.push(n % 1000);
-        n /= 1000;
-    }
-    let mut words = Vec::new();
-    for (scale, &g) in groups.iter().enumerate().rev() {
-        if g > 0 {
-            below_1000(g, &mut words);
-            if scale > 0 {
-                words.push(SCALES[scale]);
-            }
-        }
-    }
-    words.join(" ")
+    crate::numbers::cardinal(n)
+        .split([' ', ',', '-'])
+        .filter(|w| !w.is_empty() && *w != "and")
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Phone-style ordinal: "twenty second", "one hundredth".
