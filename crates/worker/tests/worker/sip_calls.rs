@@ -546,25 +546,20 @@ fn padded_ulaw(worker: &Worker, fixture: &str, lead_ms: u32, trail_ms: u32) -> S
     path.display().to_string()
 }
 
-/// A whole assistant call from an SBC: the sample tenant's greeting and menu are played as RTP,
-/// the caller says what they want, keys the account number and confirms with 1; the decision
-/// goes out as an event (intent, slot, target) and as a REFER to the chosen agent carrying the
-/// context in User-to-User and X-Attendant-* headers.
-#[test]
-fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
-    // The sample flow keeps New York business hours; the test must not depend on the time of
-    // day it runs at.
+/// A payment call through sipp to a worker running the sample assistant: the caller asks for a
+/// payment `lead_ms` into the call (`assistant/make-a-payment.wav`), then, 8 s after it, keys
+/// the account number and "1" (yes), and the scenario waits for the REFER. Business hours are
+/// switched off in a copy of the flow: the test must not depend on the time of day it runs at.
+fn payment_call_through_sipp(name: &str, lead_ms: u32) -> (Worker, SippRun, Vec<Value>) {
     let text = std::fs::read_to_string(repo_root().join("config/contoso.flow.toml")).expect("sample flow");
     assert!(text.contains("always_open = false"), "the sample flow's hours switch moved");
-    let flow = std::env::temp_dir().join(format!("attendant-contoso-{}.flow.toml", std::process::id()));
+    let flow = std::env::temp_dir().join(format!("attendant-contoso-{name}-{}.flow.toml", std::process::id()));
     std::fs::write(&flow, text.replace("always_open = false", "always_open = true")).expect("write flow");
     let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
-    let worker = Worker::start("assistant", "", &tenant);
-    // The greeting and menu last about 18 s with the espeak-ng voice; the caller answers after
-    // 20 s, then (8 s later, time enough for recognition on a loaded machine) keys the account
-    // number and "1" (yes).
-    let wav = padded_ulaw(&worker, "assistant/make-a-payment.wav", 20_000, 8_000);
-    let pcap_path = worker.dir.join("assistant.pcap");
+    let worker = Worker::start(name, "", &tenant);
+    // 8 s after the request: time enough for recognition on a loaded machine.
+    let wav = padded_ulaw(&worker, "assistant/make-a-payment.wav", lead_ms, 8_000);
+    let pcap_path = worker.dir.join(format!("{name}.pcap"));
     let status = Command::new("python3")
         .arg(repo_root().join("tools/wav2pcap.py"))
         .args([wav.as_str(), pcap_path.to_str().expect("utf-8"), "--dtmf", "551234561"])
@@ -576,6 +571,17 @@ fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
     let run = sipp(&worker, "transfer.xml", &subs, &["-timeout", "90s"]);
     let events = worker.events();
     assert_eq!(run.code, Some(0), "sipp failed:\n{}\n{}\nevents: {events:#?}", run.log, run.messages);
+    (worker, run, events)
+}
+
+/// A whole assistant call from an SBC: the sample tenant's greeting and menu are played as RTP,
+/// the caller says what they want, keys the account number and confirms with 1; the decision
+/// goes out as an event (intent, slot, target) and as a REFER to the chosen agent carrying the
+/// context in User-to-User and X-Attendant-* headers.
+#[test]
+fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
+    // The greeting and menu last about 18 s; the caller answers after 20 s.
+    let (worker, run, events) = payment_call_through_sipp("assistant", 20_000);
     for header in ["X-Attendant-Intent: payment", "X-Attendant-Queue: payments", "User-to-User:"] {
         assert!(run.messages.contains(header), "no {header} in:\n{}", run.messages);
     }
@@ -595,27 +601,9 @@ fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
 /// the prompt stopped and what the caller heard of it, and the call ends in the payment REFER.
 #[test]
 fn caller_speech_over_the_menu_prompt_barges_in_through_sipp() {
-    let text = std::fs::read_to_string(repo_root().join("config/contoso.flow.toml")).expect("sample flow");
-    let flow = std::env::temp_dir().join(format!("attendant-contoso-bargein-{}.flow.toml", std::process::id()));
-    std::fs::write(&flow, text.replace("always_open = false", "always_open = true")).expect("write flow");
-    let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
-    let worker = Worker::start("bargein", "", &tenant);
-    // The request at 4 s (over the menu prompt, which follows a 2 s greeting), then 8 s for the
-    // recognition and the account prompt, then the account number and "1" (yes) as keys: keys
-    // during a prompt are type-ahead.
-    let wav = padded_ulaw(&worker, "assistant/make-a-payment.wav", 4_000, 8_000);
-    let pcap_path = worker.dir.join("bargein.pcap");
-    let status = Command::new("python3")
-        .arg(repo_root().join("tools/wav2pcap.py"))
-        .args([wav.as_str(), pcap_path.to_str().expect("utf-8"), "--dtmf", "551234561"])
-        .stdout(Stdio::null())
-        .status()
-        .expect("python3");
-    assert!(status.success(), "wav2pcap failed");
-    let subs = [("PCAP", pcap_path.display().to_string()), ("TARGET", "alice@cc.contoso.example.com".to_owned()), ("REFER_TIMEOUT_MS", "60000".into())];
-    let run = sipp(&worker, "transfer.xml", &subs, &["-timeout", "90s"]);
-    let events = worker.events();
-    assert_eq!(run.code, Some(0), "sipp failed:\n{}\n{}\nevents: {events:#?}", run.log, run.messages);
+    // The request at 4 s, over the menu prompt (which follows a 2 s greeting); the keys come
+    // during the account prompt: keys during a prompt are type-ahead.
+    let (worker, _, events) = payment_call_through_sipp("bargein", 4_000);
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     let at = |name: &str| names.iter().position(|n| *n == name).unwrap_or_else(|| panic!("no {name} event: {names:?}"));
     assert!(at("prompt_paused") < at("barge_in") && at("barge_in") < at("prompt_interrupted"), "{names:?}");
