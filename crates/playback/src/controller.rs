@@ -294,6 +294,11 @@ impl PlaybackController {
         !self.paused && matches!(self.queue.front(), Some(Item::Prompt(q)) if q.sent > 0)
     }
 
+    /// Whether an interruptible prompt is sending audio now: what the caller's speech may stop.
+    pub fn is_speaking_interruptible(&self) -> bool {
+        self.is_speaking() && self.current().is_some_and(|(p, _)| p.interruptible)
+    }
+
     /// Nothing queued.
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()

@@ -138,6 +138,13 @@ impl EchoCanceller {
         self.delay
     }
 
+    /// Whether the sound of the last 200 ms (ten 20 ms frames) was the prompt's echo rather than
+    /// the caller: the caller was heard in fewer than 3 of them. Asked when a turn starts; a turn
+    /// that began as echo must not barge in.
+    pub fn heard_only_echo(&self) -> bool {
+        self.near_end_recent(10) < 3
+    }
+
     /// How many of the last `frames` frames (at most 32) had the caller talking.
     pub fn near_end_recent(&self, frames: usize) -> usize {
         let n = frames.min(FLAG_FRAMES);

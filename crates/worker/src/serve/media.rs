@@ -393,13 +393,13 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
             GraphOutput::Event(event) => {
                 if let (CallEvent::SpeechStarted { turn, at }, Some(_)) = (&event, &c.call.embedder) {
                     let behind = Duration::from_millis(c.media_time.saturating_sub(*at).as_millis());
-                    let interruptible = c.playback.is_speaking() && c.playback.current().is_some_and(|(p, _)| p.interruptible);
+                    let interruptible = c.playback.is_speaking_interruptible();
                     let _ = notices.send(MediaNotice::SpeechStarted {
                         call_id: c.call.call_id.clone(),
                         turn: *turn,
                         onset: Instant::now().checked_sub(behind).unwrap_or_else(Instant::now),
                         interruptible,
-                        echo: c.echo.near_end_recent(NEAR_END_WINDOW) < NEAR_END_MIN,
+                        echo: c.echo.heard_only_echo(),
                     });
                 }
                 sink.emit(&c.call.call_id, &c.call.tenant, &event)
@@ -486,11 +486,6 @@ fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSen
 }
 
 type Notices = tokio::sync::mpsc::UnboundedSender<MediaNotice>;
-
-/// Frames before a turn's onset in which the echo canceller must have heard the caller for the
-/// turn to be the caller's: at least `NEAR_END_MIN` of the last `NEAR_END_WINDOW` (200 ms).
-const NEAR_END_WINDOW: usize = 10;
-const NEAR_END_MIN: usize = 3;
 
 /// Passes the playback controller's events on to call control. `flushed_as_finished`: prompts
 /// dropped for a codec change count as finished (the dialogue must not wait for them).

@@ -34,11 +34,6 @@ impl std::str::FromStr for EchoPath {
     }
 }
 
-/// Frames of speech within which an onset counts as the caller's own rather than the echo:
-/// the canceller must have heard the caller in at least `NEAR_END_MIN` of the last `NEAR_END_WINDOW`.
-const NEAR_END_WINDOW: usize = 10;
-const NEAR_END_MIN: usize = 3;
-
 /// Outbound side of a simulated call.
 pub(super) struct Duplex {
     pub controller: PlaybackController,
@@ -144,8 +139,8 @@ impl Sim<'_> {
     /// A turn started: the barge-in policy may pause the prompt.
     pub(super) fn barge_speech_started(&mut self, turn: TurnId, onset: MediaTime) -> anyhow::Result<()> {
         let Some(config) = self.dialogue.barge_in() else { return Ok(()) };
-        let interruptible = self.duplex.controller.is_speaking() && self.duplex.controller.current().is_some_and(|(p, _)| p.interruptible);
-        let echo = self.duplex.echo.near_end_recent(NEAR_END_WINDOW) < NEAR_END_MIN;
+        let interruptible = self.duplex.controller.is_speaking_interruptible();
+        let echo = self.duplex.echo.heard_only_echo();
         if echo && interruptible {
             self.report.push(self.now, SimEvent::EchoIgnored { turn: turn.0 });
         }
