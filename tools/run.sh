@@ -20,6 +20,6 @@ target/release/attendant simulate testdata/assistant/make-a-payment.wav --dtmf '
 echo "== attendant simulate testdata/bargein/interrupt-pay.wav --interject-at 2500 --echo -10,40"
 target/release/attendant simulate testdata/bargein/interrupt-pay.wav --interject-at 2500 --echo -10,40
 echo "== attendant simulate testdata/bargein/mmhmm-then-pay.wav --interject-at 2500 (a backchannel: the prompt resumes)"
-target/release/attendant simulate testdata/bargein/mmhmm-then-pay.wav --interject-at 2500 | head -8
+target/release/attendant simulate testdata/bargein/mmhmm-then-pay.wav --interject-at 2500 | sed -n 1,8p
 echo "== attendant say \"Your balance is \$1,234.56, due March 3rd.\" -o target/say-demo.wav --rate 8000 --ulaw"
 target/release/attendant say "Your balance is \$1,234.56, due March 3rd." -o target/say-demo.wav --rate 8000 --ulaw

@@ -217,3 +217,24 @@ impl Sim<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EchoPath;
+
+    #[test]
+    fn echo_path_parses_and_refuses_with_a_reason() {
+        assert_eq!("-10,40".parse::<EchoPath>(), Ok(EchoPath { gain_db: -10.0, delay_ms: 40 }));
+        assert_eq!(" -6.5 , 0 ".parse::<EchoPath>(), Ok(EchoPath { gain_db: -6.5, delay_ms: 0 }));
+        for (bad, why) in [
+            ("-10", "expected GAIN_DB,DELAY_MS"),
+            ("loud,40", "not a gain in dB"),
+            ("-10,-5", "not a delay in ms"),
+            ("6,40", "within -60..=0 dB"),
+            ("-10,5000", "at most 1000 ms"),
+        ] {
+            let err = bad.parse::<EchoPath>().expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}
