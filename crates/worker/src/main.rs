@@ -96,6 +96,19 @@ enum Command {
         #[arg(long, value_enum)]
         voice: Option<SayVoice>,
     },
+    /// Print a signed media token for a tenant (its `media_hmac_key` from the config), for a
+    /// media bot, an ACS/Twilio stream URL or a browser to open a media stream with.
+    MediaToken {
+        /// Worker configuration with the tenant and its `media_hmac_key`.
+        #[arg(long)]
+        config: PathBuf,
+        /// The tenant the token opens calls for.
+        #[arg(long)]
+        tenant: String,
+        /// Seconds the token stays valid (default one hour).
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -132,6 +145,26 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        Command::MediaToken { config, tenant, ttl } => {
+            let config = match attendant_worker::serve::config::ServeConfig::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            let Some(t) = config.tenants.iter().find(|t| t.name == tenant) else {
+                eprintln!("error: --tenant: no tenant {tenant:?} in the config");
+                return ExitCode::from(2);
+            };
+            let Some(key) = &t.media_hmac_key else {
+                eprintln!("error: tenant {tenant:?} has no media_hmac_key");
+                return ExitCode::from(2);
+            };
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            println!("{}", attendant_worker::serve::auth::mint_token(&tenant, key.as_bytes(), now.saturating_add(ttl)));
+            ExitCode::SUCCESS
         }
         Command::Simulate { call, tenant, dtmf, json, config, interject_at, echo } => {
             let options = attendant_worker::simulate::SimOptions {

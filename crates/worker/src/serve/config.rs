@@ -92,12 +92,21 @@ impl Default for EventsConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Address of the worker's HTTP API (health, agents' presence for routing). Default none:
-    /// no API.
+    /// Address of the worker's HTTP API (health, agents' presence for routing, media streams,
+    /// the WebRTC page). Default none: no API.
     pub listen: Option<SocketAddr>,
+    /// Media streams from loopback peers need no token while `listen` is a loopback address.
+    /// Default true. Ignored on any other address: there every stream needs a token.
+    pub loopback_without_token: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: None, loopback_without_token: true }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -142,6 +151,13 @@ pub struct TenantConfig {
     /// it calls are transcribed only. Default none.
     #[serde(default)]
     pub assistant: Option<PathBuf>,
+    /// Bearer tokens that open media streams (WebSocket, WebRTC) for this tenant. Default none.
+    #[serde(default)]
+    pub media_tokens: Vec<String>,
+    /// Key for HMAC-signed media tokens (`attendant media-token`), at least 32 bytes. Default
+    /// none.
+    #[serde(default)]
+    pub media_hmac_key: Option<String>,
 }
 
 fn default_max_calls() -> u32 {
@@ -249,6 +265,18 @@ impl ServeConfig {
             }
             if let Some(g) = &t.graph {
                 crate::validate(g).map_err(|e| error(at("graph"), e.to_string()))?;
+            }
+            for (j, token) in t.media_tokens.iter().enumerate() {
+                // Short tokens can be guessed; a token shared by two tenants would be ambiguous.
+                if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(error(at(&format!("media_tokens[{j}]")), "must be at least 16 characters, without spaces"));
+                }
+                if self.tenants[..=i].iter().flat_map(|o| &o.media_tokens).filter(|o| *o == token).count() > 1 {
+                    return Err(error(at(&format!("media_tokens[{j}]")), "is already a token of this or an earlier tenant"));
+                }
+            }
+            if t.media_hmac_key.as_ref().is_some_and(|k| k.len() < 32) {
+                return Err(error(at("media_hmac_key"), "must be at least 32 bytes"));
             }
         }
         Ok(())

@@ -23,30 +23,60 @@ use tokio::sync::mpsc;
 use super::config::{ServeConfig, TenantConfig};
 use super::events::EventSink;
 use super::limiter::ReportLimiter;
-use super::media::{MediaCall, MediaCommand, MediaNotice};
+use super::media::{CallMedia, Link, MediaCall, MediaCommand, MediaNotice};
 use super::pool::RecognitionPool;
 use super::prompt::PromptCache;
 use super::session::{fill_random, hex, random_u64, rtp_session};
+use super::stream::StreamRequest;
 use super::transport::{Inbound, Transports};
 use crate::assistant::Assistant;
 use crate::decisions::WebhookSender;
 use crate::graph::CallGraph;
 
 mod dialogue;
+mod streams;
 
 /// Seconds a caller refused for load is told to wait (503 Retry-After, RFC 3261 §20.33).
 const RETRY_AFTER_SECS: u32 = 30;
 /// Event tag for things that happen outside any call.
 const NO_CALL: &str = "-";
 
-struct CallInfo {
-    call_id: String,
-    tenant: String,
-    started: Instant,
+/// A call in the table: a SIP dialog, or a stream call (WebSocket, WebRTC) by its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum CallKey {
+    Sip(CallHandle),
+    Stream(u64),
+}
+
+impl std::fmt::Display for CallKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sip(call) => write!(f, "{call}"),
+            Self::Stream(n) => write!(f, "stream-{n}"),
+        }
+    }
+}
+
+/// What a call's signalling side is.
+enum Leg {
+    Sip(SipLeg),
+    Stream(streams::StreamLeg),
+}
+
+struct SipLeg {
     rtp_port: u16,
     local: LocalMedia,
     local_sdp: SessionDescription,
     codec: sip::sdp::Codec,
+}
+
+struct CallInfo {
+    call_id: String,
+    tenant: String,
+    started: Instant,
+    leg: Leg,
+    /// The rate prompts are rendered at: the codec's, or the stream's.
+    rate: types::SampleRate,
     transferring: bool,
     /// The caller's number (From user part), for a callback decision.
     caller_number: Option<String>,
@@ -61,8 +91,8 @@ pub struct Control {
     media: std::sync::mpsc::Sender<MediaCommand>,
     pools: HashMap<String, Arc<RecognitionPool>>,
     sink: Arc<EventSink>,
-    calls: HashMap<CallHandle, CallInfo>,
-    by_call_id: HashMap<String, CallHandle>,
+    calls: HashMap<CallKey, CallInfo>,
+    by_call_id: HashMap<String, CallKey>,
     per_tenant: HashMap<String, u32>,
     ports_in_use: HashSet<u16>,
     prompts: PromptCache,
@@ -79,6 +109,8 @@ pub struct Control {
     assistants: HashMap<String, Arc<Assistant>>,
     /// Decision webhooks, by tenant name.
     webhooks: HashMap<String, WebhookSender>,
+    /// Stream calls admitted whose media has not started, by call id.
+    admitted: HashMap<String, streams::Admitted>,
 }
 
 impl Control {
@@ -116,10 +148,16 @@ impl Control {
             overflow_reported: (0, Instant::now()),
             assistants,
             webhooks,
+            admitted: HashMap::new(),
         })
     }
 
-    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut notices: mpsc::UnboundedReceiver<MediaNotice>) -> anyhow::Result<()> {
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut notices: mpsc::UnboundedReceiver<MediaNotice>,
+        mut streams: mpsc::Receiver<StreamRequest>,
+    ) -> anyhow::Result<()> {
         loop {
             self.answer_due(Instant::now());
             self.drain().await;
@@ -147,6 +185,7 @@ impl Control {
                     let Some(notice) = notice else { return Ok(()) };
                     self.on_notice(notice);
                 }
+                Some(request) = streams.recv() => self.on_stream_request(request, Instant::now()),
                 () = sleep => self.core.handle_timeout(Instant::now()),
             }
         }
@@ -178,40 +217,26 @@ impl Control {
         let now = Instant::now();
         match event {
             SipEvent::IncomingCall(incoming) => self.admit(incoming, now),
-            SipEvent::CallAnswered { call } => self.emit(call, json!({"event": "call_answered"})),
-            SipEvent::Cancelled { call } => self.emit(call, json!({"event": "call_cancelled"})),
+            SipEvent::CallAnswered { call } => self.emit(CallKey::Sip(call), json!({"event": "call_answered"})),
+            SipEvent::Cancelled { call } => self.emit(CallKey::Sip(call), json!({"event": "call_cancelled"})),
             SipEvent::CallEnded { call, reason } => {
-                if let Some(mut info) = self.calls.remove(&call) {
-                    self.end_dialogue(&mut info, now);
-                    // Cancelled while ringing: its media never started.
-                    self.ringing.retain(|(_, c, _)| *c != call);
-                    let _ = self.media.send(MediaCommand::Remove { call_id: info.call_id.clone() });
-                    self.by_call_id.remove(&info.call_id);
-                    self.ports_in_use.remove(&info.rtp_port);
-                    if let Some(n) = self.per_tenant.get_mut(&info.tenant) {
-                        *n = n.saturating_sub(1);
-                    }
-                    let event = json!({
-                        "event": "call_ended",
-                        "reason": format!("{reason:?}"),
-                        "duration_ms": info.started.elapsed().as_millis() as u64,
-                    });
-                    self.sink.emit(&info.call_id, &info.tenant, &event);
-                }
+                // Cancelled while ringing: its media never started.
+                self.ringing.retain(|(_, c, _)| *c != call);
+                self.end_call(CallKey::Sip(call), &format!("{reason:?}"), now);
             }
             SipEvent::ReInvite { call, offer, refresh } => self.reinvite(call, offer, refresh, now),
             SipEvent::TransferProgress { call, status } => {
-                self.emit(call, json!({"event": "transfer_progress", "status": status.0}));
+                self.emit(CallKey::Sip(call), json!({"event": "transfer_progress", "status": status.0}));
             }
             SipEvent::TransferResult { call, ok, status } => {
-                self.emit(call, json!({"event": "transfer_result", "ok": ok, "status": status.map(|s| s.0)}));
-                if let Some(info) = self.calls.get_mut(&call) {
+                self.emit(CallKey::Sip(call), json!({"event": "transfer_result", "ok": ok, "status": status.map(|s| s.0)}));
+                if let Some(info) = self.calls.get_mut(&CallKey::Sip(call)) {
                     info.transferring = false;
                 }
                 // Transferred: the caller is with the target, our leg is done (RFC 5589 §6.1).
                 // An assistant call whose transfer failed has nothing left to say either: its
                 // decision (already out as an event and to the webhook) stands.
-                let assistant_call = self.calls.get(&call).is_some_and(|i| i.dialogue.is_some());
+                let assistant_call = self.calls.get(&CallKey::Sip(call)).is_some_and(|i| i.dialogue.is_some());
                 if ok || assistant_call {
                     let _ = self.core.hangup(call, now);
                 }
@@ -251,22 +276,63 @@ impl Control {
     fn answer_due(&mut self, now: Instant) {
         while let Some(i) = self.ringing.iter().position(|(at, _, _)| *at <= now) {
             let (_, call, media) = self.ringing.swap_remove(i);
-            let Some(info) = self.calls.get(&call) else { continue };
-            let sdp = info.local_sdp.clone();
+            let Some(Leg::Sip(leg)) = self.calls.get(&CallKey::Sip(call)).map(|i| &i.leg) else { continue };
+            let sdp = leg.local_sdp.clone();
             match self.core.accept(call, &sdp, now) {
                 Ok(()) => {
                     if self.media.send(MediaCommand::Add(media)).is_err() {
                         let _ = self.core.hangup(call, now);
                     } else {
-                        self.start_dialogue(call, now);
+                        self.start_dialogue(CallKey::Sip(call), now);
                     }
                 }
-                Err(e) => self.emit(call, json!({"event": "call_failed", "error": e.to_string()})),
+                Err(e) => self.emit(CallKey::Sip(call), json!({"event": "call_failed", "error": e.to_string()})),
             }
         }
     }
 
-    fn emit(&self, call: CallHandle, event: serde_json::Value) {
+    /// The call is over (hung up, cancelled, its connection closed): its dialogue reports a
+    /// decision if it had none, its media stops, and it leaves the table.
+    fn end_call(&mut self, key: CallKey, reason: &str, now: Instant) {
+        let Some(mut info) = self.calls.remove(&key) else { return };
+        self.end_dialogue(&mut info, now);
+        let _ = self.media.send(MediaCommand::Remove { call_id: info.call_id.clone() });
+        self.by_call_id.remove(&info.call_id);
+        if let Leg::Sip(leg) = &info.leg {
+            self.ports_in_use.remove(&leg.rtp_port);
+        }
+        if let Some(n) = self.per_tenant.get_mut(&info.tenant) {
+            *n = n.saturating_sub(1);
+        }
+        let transport = match &info.leg {
+            Leg::Sip(_) => "sip",
+            Leg::Stream(leg) => leg.transport.as_str(),
+        };
+        let event = json!({
+            "event": "call_ended",
+            "transport": transport,
+            "reason": reason,
+            "duration_ms": info.started.elapsed().as_millis() as u64,
+        });
+        self.sink.emit(&info.call_id, &info.tenant, &event);
+    }
+
+    /// Ends the call from our side: BYE on SIP, the connection closed on a stream.
+    fn hang_up(&mut self, key: CallKey, reason: &str, now: Instant) {
+        match key {
+            CallKey::Sip(call) => {
+                let _ = self.core.hangup(call, now);
+            }
+            CallKey::Stream(_) => {
+                // The connection's task closes and reports back (`StreamRequest::End`).
+                if let Some(Leg::Stream(leg)) = self.calls.get(&key).map(|i| &i.leg) {
+                    leg.send(crate::serve::stream::StreamOut::Hangup { reason: reason.to_owned() });
+                }
+            }
+        }
+    }
+
+    fn emit(&self, call: CallKey, event: serde_json::Value) {
         match self.calls.get(&call) {
             Some(info) => self.sink.emit(&info.call_id, &info.tenant, &event),
             None => self.sink.emit(&call.to_string(), NO_CALL, &event),
@@ -301,6 +367,10 @@ impl Control {
         }
         match self.set_up(&incoming, tenant) {
             Ok((info, media)) => {
+                let (codec_name, rtp_port) = match &info.leg {
+                    Leg::Sip(l) => (l.codec.encoding(), Some(l.rtp_port)),
+                    Leg::Stream(_) => ("", None),
+                };
                 let _ = self.core.ringing(call, now);
                 let answer_at = now + std::time::Duration::from_millis(u64::from(self.config.sip.answer_after_ms));
                 self.ringing.push((answer_at, call, media));
@@ -310,13 +380,13 @@ impl Control {
                     "to": incoming.to.uri.to_string(),
                     "source": incoming.source.to_string(),
                     "transport": format!("{:?}", incoming.transport),
-                    "codec": info.codec.encoding(),
-                    "rtp_port": info.rtp_port,
+                    "codec": codec_name,
+                    "rtp_port": rtp_port,
                 });
                 self.sink.emit(&call_id, &tenant.name, &event);
                 *self.per_tenant.entry(tenant.name.clone()).or_insert(0) += 1;
-                self.by_call_id.insert(call_id, call);
-                self.calls.insert(call, info);
+                self.by_call_id.insert(call_id, CallKey::Sip(call));
+                self.calls.insert(CallKey::Sip(call), info);
             }
             Err((status, reason)) => {
                 let _ = self.core.reject(call, status, Vec::new(), now);
@@ -364,26 +434,24 @@ impl Control {
             prompts.push_back(audio);
         }
         let media = MediaCall {
-            call_id: incoming.call_id.clone(),
-            tenant: tenant.name.clone(),
-            socket,
-            session,
-            codec,
-            graph: CallGraph::new(graph_config),
-            prompts,
-            recognition_prompt: assistant.as_ref().and_then(|a| a.recognition_prompt.clone()).or_else(|| graph_config.asr.initial_prompt.clone()),
-            embedder: assistant.as_ref().map(|a| Arc::clone(&a.embedder)),
-            pool,
+            link: Link::Rtp { socket, session, codec },
+            call: CallMedia {
+                call_id: incoming.call_id.clone(),
+                tenant: tenant.name.clone(),
+                graph: CallGraph::new(graph_config),
+                prompts,
+                recognition_prompt: assistant.as_ref().and_then(|a| a.recognition_prompt.clone()).or_else(|| graph_config.asr.initial_prompt.clone()),
+                embedder: assistant.as_ref().map(|a| Arc::clone(&a.embedder)),
+                pool,
+            },
         };
         self.ports_in_use.insert(port);
         let info = CallInfo {
             call_id: incoming.call_id.clone(),
             tenant: tenant.name.clone(),
             started: Instant::now(),
-            rtp_port: port,
-            local,
-            local_sdp: answered.sdp,
-            codec: neg.codec.codec,
+            leg: Leg::Sip(SipLeg { rtp_port: port, local, local_sdp: answered.sdp, codec: neg.codec.codec }),
+            rate: codec.sample_rate(),
             transferring: false,
             caller_number: incoming.from.uri.as_sip().and_then(|u| u.user.clone()),
             dialogue: None,
@@ -406,19 +474,20 @@ impl Control {
     }
 
     fn reinvite(&mut self, call: CallHandle, offer: Option<SessionDescription>, refresh: bool, now: Instant) {
-        let Some(info) = self.calls.get_mut(&call) else { return };
+        let Some(info) = self.calls.get_mut(&CallKey::Sip(call)) else { return };
+        let Leg::Sip(leg) = &mut info.leg else { return };
         let Some(offer) = offer else {
             // An offerless re-INVITE: our current session is the offer, in the 200.
-            let sdp = info.local_sdp.clone();
+            let sdp = leg.local_sdp.clone();
             let _ = self.core.accept_reinvite(call, Some(&sdp), now);
             return;
         };
-        info.local.session_version += 1;
-        match answer(&offer, &info.local) {
+        leg.local.session_version += 1;
+        match answer(&offer, &leg.local) {
             Ok(a) => {
                 let direction = a.negotiated.direction.as_str();
                 let codec = a.negotiated.codec.codec;
-                let changed = codec != info.codec;
+                let changed = codec != leg.codec;
                 // A new codec means a new RTP session (payload type, clock); the direction
                 // decides whether we keep sending (hold).
                 let mut random = [0u8; 8];
@@ -428,7 +497,7 @@ impl Control {
                         (Ok(session), Some(payload)) => Some((payload, Box::new(session))),
                         _ => {
                             let _ = self.core.reject_reinvite(call, StatusCode::NOT_ACCEPTABLE_HERE, now);
-                            self.emit(call, json!({"event": "reinvite_rejected", "error": "cannot switch to the new codec"}));
+                            self.emit(CallKey::Sip(call), json!({"event": "reinvite_rejected", "error": "cannot switch to the new codec"}));
                             return;
                         }
                     }
@@ -437,16 +506,16 @@ impl Control {
                 };
                 let send = a.negotiated.direction.sends();
                 let _ = self.media.send(MediaCommand::Update { call_id: info.call_id.clone(), codec: new_codec, send });
-                info.codec = codec;
-                info.local_sdp = a.sdp;
-                let sdp = info.local_sdp.clone();
+                leg.codec = codec;
+                leg.local_sdp = a.sdp;
+                let sdp = leg.local_sdp.clone();
                 let _ = self.core.accept_reinvite(call, Some(&sdp), now);
                 let event = json!({"event": "reinvite", "refresh": refresh, "direction": direction, "codec": codec.encoding(), "codec_changed": changed});
-                self.emit(call, event);
+                self.emit(CallKey::Sip(call), event);
             }
             Err(e) => {
                 let _ = self.core.reject_reinvite(call, e.status(), now);
-                self.emit(call, json!({"event": "reinvite_rejected", "error": e.to_string()}));
+                self.emit(CallKey::Sip(call), json!({"event": "reinvite_rejected", "error": e.to_string()}));
             }
         }
     }
@@ -491,6 +560,8 @@ impl Control {
             }
         };
         let Some(&call) = self.by_call_id.get(&call_id) else { return };
+        // The DTMF transfer rule REFERs: SIP calls only.
+        let CallKey::Sip(handle) = call else { return };
         let Some(info) = self.calls.get(&call) else { return };
         let Some(tenant) = self.config.tenants.iter().find(|t| t.name == info.tenant) else { return };
         let Some(rule) = &tenant.transfer else { return };
@@ -518,7 +589,7 @@ impl Control {
             refer_to_headers: vec![("User-to-User".into(), uui)],
         };
         let target_text = rule.target.clone();
-        match self.core.refer(call, &target, options, Instant::now()) {
+        match self.core.refer(handle, &target, options, Instant::now()) {
             Ok(()) => {
                 if let Some(info) = self.calls.get_mut(&call) {
                     info.transferring = true;

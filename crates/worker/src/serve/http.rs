@@ -42,6 +42,18 @@ pub struct HttpState {
     /// Each tenant's router, by tenant name.
     pub routers: Arc<HashMap<String, Arc<Router>>>,
     ready: Arc<AtomicBool>,
+    /// Media streams and WebRTC calls (`serve` sets it; the presence API runs without).
+    pub media: Option<MediaState>,
+}
+
+/// What the media stream and WebRTC handlers need.
+#[derive(Debug, Clone)]
+pub struct MediaState {
+    pub streams: super::stream::StreamCalls,
+    pub sink: Arc<super::events::EventSink>,
+    pub auth: Arc<super::auth::MediaAuth>,
+    /// The address WebRTC binds its media on (the RTP address of the configuration).
+    pub media_ip: std::net::IpAddr,
 }
 
 /// The answer to a batch presence update: one result per item, in order.
@@ -74,7 +86,13 @@ pub struct ItemResult {
 impl HttpState {
     /// State over `routers`; not ready until [`HttpState::set_ready`].
     pub fn new(routers: HashMap<String, Arc<Router>>) -> Self {
-        Self { routers: Arc::new(routers), ready: Arc::new(AtomicBool::new(false)) }
+        Self { routers: Arc::new(routers), ready: Arc::new(AtomicBool::new(false)), media: None }
+    }
+
+    /// Adds the media routes: `/v1/media/{acs,twilio,relay}` WebSockets, WebRTC and its page.
+    pub fn with_media(mut self, media: MediaState) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// What `/readyz` reports: set once models are loaded and listeners bound; cleared when
@@ -97,7 +115,8 @@ impl HttpState {
 
 /// The API's routes over `state`.
 pub fn router(state: HttpState) -> axum::Router {
-    axum::Router::new()
+    let media = state.media.clone();
+    let api = axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/tenants/{tenant}/agents", get(agents))
@@ -107,12 +126,17 @@ pub fn router(state: HttpState) -> axum::Router {
         )
         .route("/v1/tenants/{tenant}/presence", post(batch_presence).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    match media {
+        Some(media) => api.merge(super::ws::router(media)),
+        None => api,
+    }
 }
 
 /// Serves the API on `listener` until the process stops (or the listener fails).
 pub async fn serve(listener: tokio::net::TcpListener, state: HttpState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    // The peer's address decides whether a tokenless media stream is allowed (loopback).
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }
 
 /// Serves until `shutdown` completes, then lets requests in progress finish.
@@ -121,7 +145,7 @@ pub async fn serve_with_shutdown(
     state: HttpState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await
 }
 
 async fn healthz() -> &'static str {

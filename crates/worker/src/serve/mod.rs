@@ -9,6 +9,7 @@
 //! - the media engine thread owns every call's RTP session and graph ([`media`]), and the
 //!   recognition pool's threads decode turns ([`pool`]).
 
+pub mod auth;
 pub mod config;
 mod control;
 pub mod events;
@@ -18,7 +19,9 @@ pub mod media;
 pub mod pool;
 pub(crate) mod prompt;
 mod session;
+pub mod stream;
 mod transport;
+mod ws;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,6 +110,8 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
+        let (stream_tx, stream_rx) = tokio::sync::mpsc::channel(1024);
+        let streams = stream::StreamCalls::new(stream_tx);
         let transports = transport::Transports::bind(&config.sip, inbound_tx).await?;
         for addr in transports.udp_addrs() {
             eprintln!("attendant: SIP on udp {addr}");
@@ -117,7 +122,13 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         if let Some(addr) = config.http.listen {
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("http.listen {addr}"))?;
             eprintln!("attendant: HTTP on {}", listener.local_addr()?);
-            let state = http::HttpState::new(routers);
+            let media = http::MediaState {
+                streams: streams.clone(),
+                sink: Arc::clone(&sink),
+                auth: Arc::new(auth::MediaAuth::new(&config, addr)),
+                media_ip: config.rtp.address,
+            };
+            let state = http::HttpState::new(routers).with_media(media);
             state.set_ready(true);
             tokio::spawn(async move {
                 if let Err(e) = http::serve(listener, state).await {
@@ -126,6 +137,6 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
             });
         }
         let control = control::Control::new(Arc::clone(&config), transports, media_tx, pools, Arc::clone(&sink), assistants, webhooks)?;
-        control.run(inbound_rx, notice_rx).await
+        control.run(inbound_rx, notice_rx, stream_rx).await
     })
 }

@@ -13,13 +13,12 @@ use std::time::{Instant, SystemTime};
 
 use flow::{Dialogue, Input, Output};
 use serde_json::json;
-use sip::core::CallHandle;
 use sip::refer::ReferOptions;
 use sip::uri::Uri;
 use sip::Header;
 use types::TurnId;
 
-use super::Control;
+use super::{CallKey, Control, Leg};
 use crate::graph::JobKind;
 use crate::serve::media::{MediaCommand, MediaNotice};
 
@@ -56,13 +55,13 @@ impl std::fmt::Debug for CallDialogue {
 
 impl Control {
     /// The call is answered: its dialogue starts (greeting).
-    pub(super) fn start_dialogue(&mut self, call: CallHandle, now: Instant) {
+    pub(super) fn start_dialogue(&mut self, call: CallKey, now: Instant) {
         let Some(info) = self.calls.get_mut(&call) else { return };
         let Some(assistant) = self.assistants.get(&info.tenant).cloned() else { return };
         let mut call_info = flow::CallInfo::new(info.call_id.clone(), info.tenant.clone(), Some(SystemTime::now()));
         call_info.caller_number = info.caller_number.clone();
         let dialogue = Dialogue::new(Arc::clone(&assistant.flow), Arc::clone(&assistant.router), call_info, now);
-        let rate = codec::PayloadCodec::from_encoding_name(info.codec.encoding()).map_or(types::BUS_RATE, |c| c.sample_rate());
+        let rate = info.rate;
         info.dialogue = Some(Box::new(CallDialogue {
             dialogue,
             assistant,
@@ -81,7 +80,7 @@ impl Control {
     }
 
     /// Feeds a media notice to the call's dialogue; false if the call has none.
-    pub(super) fn dialogue_notice(&mut self, call: CallHandle, notice: &MediaNotice, now: Instant) -> bool {
+    pub(super) fn dialogue_notice(&mut self, call: CallKey, notice: &MediaNotice, now: Instant) -> bool {
         let has = self.calls.get(&call).is_some_and(|i| i.dialogue.is_some());
         if !has {
             return false;
@@ -141,7 +140,7 @@ impl Control {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_transcript(&mut self, call: CallHandle, turn: TurnId, kind: JobKind, text: &str, embedding: Option<&nlu::Embedding>, end: Instant, now: Instant) {
+    fn on_transcript(&mut self, call: CallKey, turn: TurnId, kind: JobKind, text: &str, embedding: Option<&nlu::Embedding>, end: Instant, now: Instant) {
         let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
         if d.closed_turn.is_some_and(|c| c >= turn) {
             return;
@@ -177,7 +176,7 @@ impl Control {
     }
 
     /// Carries out a barge-in decision on the call's prompts.
-    fn barge_act(&mut self, call: CallHandle, turn: TurnId, action: Option<playback::BargeInAction>, now: Instant) {
+    fn barge_act(&mut self, call: CallKey, turn: TurnId, action: Option<playback::BargeInAction>, now: Instant) {
         let Some(action) = action else { return };
         let Some(info) = self.calls.get(&call) else { return };
         let call_id = info.call_id.clone();
@@ -204,7 +203,7 @@ impl Control {
 
     /// Dialogue timeouts that are due; returns the earliest one still pending.
     pub(super) fn dialogue_timeouts(&mut self, now: Instant) -> Option<Instant> {
-        let due: Vec<(CallHandle, Option<TurnId>)> = self
+        let due: Vec<(CallKey, Option<TurnId>)> = self
             .calls
             .iter()
             .filter_map(|(c, i)| i.dialogue.as_ref().map(|d| (c, d)))
@@ -215,7 +214,7 @@ impl Control {
             let action = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| d.barge.handle_timeout(now));
             self.barge_act(call, turn.unwrap_or(TurnId(0)), action, now);
         }
-        let due: Vec<CallHandle> = self
+        let due: Vec<CallKey> = self
             .calls
             .iter()
             .filter(|(_, i)| i.dialogue.as_ref().and_then(|d| d.dialogue.poll_timeout()).is_some_and(|t| t <= now))
@@ -246,7 +245,7 @@ impl Control {
     }
 
     /// Runs `f` on the call's dialogue, then carries out everything it asks for.
-    fn with_dialogue(&mut self, call: CallHandle, now: Instant, f: impl FnOnce(&mut CallDialogue, Instant)) {
+    fn with_dialogue(&mut self, call: CallKey, now: Instant, f: impl FnOnce(&mut CallDialogue, Instant)) {
         let Some(info) = self.calls.get_mut(&call) else { return };
         let Some(d) = info.dialogue.as_mut() else { return };
         f(d, now);
@@ -260,7 +259,7 @@ impl Control {
         }
     }
 
-    fn carry_out(&mut self, call: CallHandle, call_id: &str, tenant: &str, output: Output, now: Instant) {
+    fn carry_out(&mut self, call: CallKey, call_id: &str, tenant: &str, output: Output, now: Instant) {
         let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return };
         match output {
             Output::Play(play) => {
@@ -368,8 +367,20 @@ impl Control {
         }
     }
 
-    /// The dialogue is over: REFER to the decision's SIP target, else hang up.
-    fn finish_call(&mut self, call: CallHandle, call_id: &str, decision: Option<routing::Decision>, now: Instant) {
+    /// The dialogue is over: REFER to the decision's SIP target, else hang up. A stream call's
+    /// connection gets the decision (the relay turns it into the bot's Graph request) and is
+    /// closed.
+    fn finish_call(&mut self, key: CallKey, call_id: &str, decision: Option<routing::Decision>, now: Instant) {
+        let call = match key {
+            CallKey::Sip(call) => call,
+            CallKey::Stream(_) => {
+                if let (Some(decision), Some(Leg::Stream(leg))) = (decision, self.calls.get(&key).map(|i| &i.leg)) {
+                    leg.send(crate::serve::stream::StreamOut::Decision(Box::new(decision)));
+                }
+                self.hang_up(key, "dialogue finished", now);
+                return;
+            }
+        };
         let refer = decision.as_ref().and_then(|d| d.sip_refer());
         let Some(refer) = refer else {
             let _ = self.core.hangup(call, now);
@@ -378,7 +389,7 @@ impl Control {
         let target = match Uri::parse(&refer.refer_to) {
             Ok(t) => t,
             Err(e) => {
-                self.emit(call, json!({"event": "transfer_failed", "error": format!("{}: {e}", refer.refer_to)}));
+                self.emit(key, json!({"event": "transfer_failed", "error": format!("{}: {e}", refer.refer_to)}));
                 let _ = self.core.hangup(call, now);
                 return;
             }
@@ -390,13 +401,13 @@ impl Control {
         };
         match self.core.refer(call, &target, options, now) {
             Ok(()) => {
-                if let Some(info) = self.calls.get_mut(&call) {
+                if let Some(info) = self.calls.get_mut(&key) {
                     info.transferring = true;
                 }
-                self.emit(call, json!({"event": "transfer_started", "target": refer.refer_to, "trigger": "decision", "call": call_id}));
+                self.emit(key, json!({"event": "transfer_started", "target": refer.refer_to, "trigger": "decision", "call": call_id}));
             }
             Err(e) => {
-                self.emit(call, json!({"event": "transfer_failed", "error": e.to_string()}));
+                self.emit(key, json!({"event": "transfer_failed", "error": e.to_string()}));
                 let _ = self.core.hangup(call, now);
             }
         }

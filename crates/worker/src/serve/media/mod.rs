@@ -1,8 +1,10 @@
 //! The media engine: one thread that owns every call's media and runs it on a 20 ms tick.
 //!
-//! Each tick, for every call: drain its RTP socket into its sans-IO `rtp::Session`, take one
-//! frame of playout (audio, concealment or comfort noise), decode and resample it onto the
-//! 16 kHz bus, and push it into the call's graph. Then one batched Silero inference over every
+//! Each tick, for every call: take one frame of the caller's audio from its link (an RTP call
+//! drains its socket into its sans-IO `rtp::Session` and plays out audio, concealment or comfort
+//! noise, [`rtp_wire`]; a stream call takes the next PCM frame its connection queued,
+//! [`stream_wire`]), cancel the prompt's echo, resample onto the 16 kHz bus, and push it into
+//! the call's graph. Then one batched Silero inference over every
 //! call that has a chunk due, the endpointers, the recognition jobs (to the pool), and one
 //! outbound 20 ms packet per call (prompt or silence), plus RTCP when due.
 //!
@@ -11,27 +13,31 @@
 //! arrival time is known to one tick (20 ms): coarse for the jitter estimate, but the jitter
 //! buffer's playout delay is bounded below by a frame anyway.
 
-use std::net::{SocketAddr, UdpSocket};
+mod rtp_wire;
+mod stream_wire;
+
+use std::net::UdpSocket;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codec::PayloadCodec;
 use dsp::Resampler;
-use rtp::{MediaItem, Session, SessionEvent};
+use rtp::Session;
 use types::{AudioFrame, CallEvent, MediaTime, BUS_RATE, FRAME_MS};
 use vad::SileroModel;
 
 use crate::graph::{CallGraph, GraphOutput};
 use crate::serve::events::EventSink;
 use crate::serve::pool::RecognitionPool;
+use crate::serve::stream::{StreamIn, StreamOut};
+use rtp_wire::RtpWire;
+use stream_wire::StreamWire;
 
 /// Tick of the engine: one frame.
 const TICK: Duration = Duration::from_millis(FRAME_MS as u64);
 /// Largest datagram read (RTP over UDP stays well under the path MTU; anything larger is junk).
 const MAX_DATAGRAM: usize = 2048;
-/// Datagrams read per call per tick at most, so a flood on one call cannot starve the others.
-const MAX_READS_PER_TICK: usize = 32;
 
 /// What the media engine (and the recognition pool, for its results) tells call control.
 #[derive(Debug, Clone)]
@@ -57,15 +63,38 @@ pub enum MediaNotice {
     Transcript { call_id: String, turn: types::TurnId, kind: crate::graph::JobKind, text: String, embedding: Option<nlu::Embedding>, speech_end: Instant },
 }
 
-/// Everything the engine needs to run one call's media.
+/// Everything the engine needs to run one call's media: where it comes from, and the call.
 pub struct MediaCall {
+    pub link: Link,
+    pub call: CallMedia,
+}
+
+/// Where a call's audio comes from and goes to.
+pub enum Link {
+    /// RTP/SRTP on the call's own UDP socket, in the negotiated codec.
+    Rtp { socket: UdpSocket, session: Session, codec: PayloadCodec },
+    /// PCM frames from and to a connection's task (WebSocket media streams, WebRTC).
+    Stream(StreamLink),
+}
+
+/// The engine's ends of a stream call (see [`crate::serve::stream`]).
+pub struct StreamLink {
+    pub rate: types::SampleRate,
+    pub inbound: Receiver<StreamIn>,
+    pub outbound: tokio::sync::mpsc::Sender<StreamOut>,
+    /// How marks are confirmed: by the peer (Twilio) or by samples sent.
+    pub marks: playback::MarkPolicy,
+    /// Send a frame every tick, silence included (WebRTC keeps its RTP clock running); the
+    /// WebSocket peers get audio only while a prompt plays.
+    pub continuous: bool,
+}
+
+/// The call itself, whatever its link.
+pub struct CallMedia {
     pub call_id: String,
     pub tenant: String,
-    pub socket: UdpSocket,
-    pub session: Session,
-    pub codec: PayloadCodec,
     pub graph: CallGraph,
-    /// Prompts at the codec's sample rate, played in order from the start of the call (not
+    /// Prompts at the link's sample rate, played in order from the start of the call (not
     /// interruptible; an assistant's prompts come by `MediaCommand::Play`).
     pub prompts: std::collections::VecDeque<Arc<[f32]>>,
     pub recognition_prompt: Option<String>,
@@ -77,7 +106,28 @@ pub struct MediaCall {
 
 impl std::fmt::Debug for MediaCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaCall").field("call_id", &self.call_id).field("codec", &self.codec).finish()
+        f.debug_struct("MediaCall").field("call", &self.call).field("link", &self.link).finish()
+    }
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Link::Rtp { codec, .. } => write!(f, "rtp {codec:?}"),
+            Link::Stream(s) => s.fmt(f),
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamLink").field("rate", &self.rate).field("marks", &self.marks).field("continuous", &self.continuous).finish()
+    }
+}
+
+impl std::fmt::Debug for CallMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallMedia").field("call_id", &self.call_id).field("tenant", &self.tenant).finish()
     }
 }
 
@@ -115,15 +165,13 @@ pub enum MediaCommand {
 
 /// A call as the engine runs it.
 struct Running {
-    call: MediaCall,
-    decoder: codec::Decoder,
-    encoder: codec::Encoder,
+    call: CallMedia,
+    wire: Wire,
     resampler: Resampler,
-    /// Decoded samples at the codec rate, one frame.
+    /// The caller's samples at the link rate, one frame.
     pcm: Vec<f32>,
-    /// Outbound samples at the codec rate, one frame, and the encoded payload.
+    /// Outbound samples at the link rate, one frame.
     out_pcm: Vec<f32>,
-    out_payload: Vec<u8>,
     frame: AudioFrame,
     media_time: MediaTime,
     started: bool,
@@ -133,84 +181,36 @@ struct Running {
     /// the last tick sent).
     playback: playback::PlaybackController,
     echo: playback::EchoCanceller,
-    /// The caller's frame with the echo removed, at the codec rate.
+    /// The caller's frame with the echo removed, at the link rate.
     residual: Vec<f32>,
-    noise: rtp::NoiseGenerator,
-    packet: Vec<u8>,
     outputs: Vec<GraphOutput>,
 }
 
+enum Wire {
+    Rtp(Box<RtpWire>),
+    Stream(StreamWire),
+}
+
+type Notices = tokio::sync::mpsc::UnboundedSender<MediaNotice>;
+
 /// Runs the engine until `commands` is closed.
-pub fn run(
-    commands: Receiver<MediaCommand>,
-    notices: tokio::sync::mpsc::UnboundedSender<MediaNotice>,
-    mut silero: Option<SileroModel>,
-    sink: Arc<EventSink>,
-) {
+pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Option<SileroModel>, sink: Arc<EventSink>) {
     let mut calls: Vec<Running> = Vec::new();
     let mut datagram = vec![0u8; MAX_DATAGRAM];
     let mut next_tick = Instant::now();
     loop {
         loop {
             match commands.try_recv() {
-                Ok(MediaCommand::Add(call)) => match start(*call) {
-                    Ok(running) => calls.push(running),
-                    Err((call_id, tenant, e)) => {
-                        sink.emit(&call_id, &tenant, &serde_json::json!({"event": "media_error", "error": e}));
+                Ok(MediaCommand::Add(call)) => {
+                    let (call_id, tenant) = (call.call.call_id.clone(), call.call.tenant.clone());
+                    match start(*call) {
+                        Ok(running) => calls.push(running),
+                        Err(e) => sink.emit(&call_id, &tenant, &serde_json::json!({"event": "media_error", "error": e})),
                     }
-                },
+                }
                 Ok(MediaCommand::Remove { call_id }) => {
                     if let Some(i) = calls.iter().position(|c| c.call.call_id == call_id) {
                         stop(calls.swap_remove(i), &sink, &notices);
-                    }
-                }
-                Ok(MediaCommand::SendDtmf { call_id, digit }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        if let Some(key) = rtp::DtmfKey::from_char(digit) {
-                            let _ = c.call.session.send_dtmf(key, Duration::from_millis(100));
-                        }
-                    }
-                }
-                Ok(MediaCommand::Play { call_id, prompt, audio }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.play(prompt, audio);
-                    }
-                }
-                Ok(MediaCommand::StopPlayback { call_id }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.flush();
-                        playback_events(c, &notices, false);
-                    }
-                }
-                Ok(MediaCommand::PlayStreaming { call_id, prompt }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.play_streaming(prompt);
-                    }
-                }
-                Ok(MediaCommand::Append { call_id, id, audio, text_end }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        // Refused when the prompt was flushed meanwhile: the piece is dropped.
-                        c.playback.append(id, audio, text_end);
-                    }
-                }
-                Ok(MediaCommand::Complete { call_id, id }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.complete(id);
-                    }
-                }
-                Ok(MediaCommand::Mark { call_id, name }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.mark(name);
-                    }
-                }
-                Ok(MediaCommand::Pause { call_id }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.pause();
-                    }
-                }
-                Ok(MediaCommand::Resume { call_id }) => {
-                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == call_id) {
-                        c.playback.resume();
                     }
                 }
                 Ok(MediaCommand::Update { call_id, codec, send }) => {
@@ -221,6 +221,11 @@ pub fn run(
                                 sink.emit(&call_id, &c.call.tenant, &serde_json::json!({"event": "media_error", "error": e}));
                             }
                         }
+                    }
+                }
+                Ok(command) => {
+                    if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == command.call_id()) {
+                        apply(c, command, &notices);
                     }
                 }
                 Err(TryRecvError::Empty) => break,
@@ -235,7 +240,6 @@ pub fn run(
         let now = Instant::now();
         for c in &mut calls {
             receive(c, &mut datagram, now, &notices, &sink);
-            playout(c, now);
         }
         if let Some(model) = silero.as_mut() {
             let mut streams: Vec<&mut vad::SileroStream> =
@@ -262,15 +266,89 @@ pub fn run(
     }
 }
 
-fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
-    let fail = |call: &MediaCall, e: String| (call.call_id.clone(), call.tenant.clone(), e);
-    let rate = call.codec.sample_rate();
-    let resampler = Resampler::new(rate, BUS_RATE).map_err(|e| fail(&call, e.to_string()))?;
-    let encoder = codec::Encoder::new(call.codec, codec::OpusSettings::default()).map_err(|e| fail(&call, e.to_string()))?;
-    let decoder = codec::Decoder::new(call.codec).map_err(|e| fail(&call, e.to_string()))?;
-    call.socket.set_nonblocking(true).map_err(|e| fail(&call, e.to_string()))?;
-    let n = call.codec.frame_samples();
-    let mut playback = playback::PlaybackController::new(rate, playback::MarkPolicy::CountSamples);
+impl MediaCommand {
+    fn call_id(&self) -> &str {
+        match self {
+            Self::Add(call) => &call.call.call_id,
+            Self::Remove { call_id }
+            | Self::SendDtmf { call_id, .. }
+            | Self::Play { call_id, .. }
+            | Self::PlayStreaming { call_id, .. }
+            | Self::Append { call_id, .. }
+            | Self::Complete { call_id, .. }
+            | Self::StopPlayback { call_id }
+            | Self::Mark { call_id, .. }
+            | Self::Pause { call_id }
+            | Self::Resume { call_id }
+            | Self::Update { call_id, .. } => call_id,
+        }
+    }
+}
+
+/// The playback and DTMF commands, on the call they name.
+fn apply(c: &mut Running, command: MediaCommand, notices: &Notices) {
+    match command {
+        MediaCommand::SendDtmf { digit, .. } => match &mut c.wire {
+            Wire::Rtp(w) => w.send_dtmf(digit),
+            // The stream protocols carry no DTMF towards the peer.
+            Wire::Stream(_) => {}
+        },
+        MediaCommand::Play { prompt, audio, .. } => {
+            let id = prompt.id;
+            c.playback.play(prompt, audio);
+            mark_prompt_end(c, id);
+        }
+        MediaCommand::PlayStreaming { prompt, .. } => {
+            let id = prompt.id;
+            c.playback.play_streaming(prompt);
+            mark_prompt_end(c, id);
+        }
+        MediaCommand::Append { id, audio, text_end, .. } => {
+            // Refused when the prompt was flushed meanwhile: the piece is dropped.
+            c.playback.append(id, audio, text_end);
+        }
+        MediaCommand::Complete { id, .. } => {
+            c.playback.complete(id);
+        }
+        MediaCommand::StopPlayback { .. } => {
+            c.playback.flush();
+            if let Wire::Stream(w) = &mut c.wire {
+                // The peer may have queued what was sent: it drops it too.
+                w.push(StreamOut::Clear);
+            }
+            playback_events(c, notices, false);
+        }
+        MediaCommand::Mark { name, .. } => c.playback.mark(name),
+        MediaCommand::Pause { .. } => c.playback.pause(),
+        MediaCommand::Resume { .. } => c.playback.resume(),
+        MediaCommand::Add(_) | MediaCommand::Remove { .. } | MediaCommand::Update { .. } => {}
+    }
+}
+
+/// On a link whose peer confirms marks (Twilio), each prompt is followed by a mark named after
+/// it, so the events say when the caller has heard it, not only when it was sent.
+fn mark_prompt_end(c: &mut Running, id: playback::PromptId) {
+    if matches!(&c.wire, Wire::Stream(w) if w.marks() == playback::MarkPolicy::Transport) {
+        c.playback.mark(format!("prompt-{}", id.0));
+    }
+}
+
+fn start(call: MediaCall) -> Result<Running, String> {
+    let MediaCall { link, call } = call;
+    let (wire, rate, marks) = match link {
+        Link::Rtp { socket, session, codec } => {
+            let rate = codec.sample_rate();
+            (Wire::Rtp(Box::new(RtpWire::new(socket, session, codec)?)), rate, playback::MarkPolicy::CountSamples)
+        }
+        Link::Stream(link) => {
+            let wire = StreamWire::new(link);
+            let (rate, marks) = (wire.rate(), wire.marks());
+            (Wire::Stream(wire), rate, marks)
+        }
+    };
+    let resampler = Resampler::new(rate, BUS_RATE).map_err(|e| e.to_string())?;
+    let n = frame_samples(rate);
+    let mut playback = playback::PlaybackController::new(rate, marks);
     for (i, audio) in call.prompts.iter().enumerate() {
         let prompt = playback::Prompt { id: playback::PromptId(u64::MAX - i as u64), text: String::new(), interruptible: false };
         playback.play(prompt, Arc::clone(audio));
@@ -279,31 +357,32 @@ fn start(call: MediaCall) -> Result<Running, (String, String, String)> {
         playback,
         echo: playback::EchoCanceller::new(rate, playback::EchoConfig::default()),
         residual: vec![0.0; n],
-        decoder,
-        encoder,
+        wire,
         resampler,
         pcm: vec![0.0; n],
         out_pcm: vec![0.0; n],
-        out_payload: vec![0u8; 1500],
         frame: AudioFrame::silence(MediaTime::ZERO),
         media_time: MediaTime::ZERO,
         started: false,
         sending: true,
-        // Level 70 dBov below full scale: the quiet hiss of an idle line.
-        noise: rtp::NoiseGenerator::new(rtp::NoiseLevel::new(70).unwrap_or_else(|| unreachable!()), 0x5eed),
-        packet: Vec::with_capacity(MAX_DATAGRAM),
         outputs: Vec::with_capacity(8),
         call,
     })
 }
 
-/// Moves a running call to another codec: new session, decoder, encoder and resampler; the
+/// Samples in one 20 ms frame at `rate`.
+fn frame_samples(rate: types::SampleRate) -> usize {
+    rate.hz() as usize * FRAME_MS as usize / 1000
+}
+
+/// Moves a running RTP call to another codec: new session, decoder, encoder and resampler; the
 /// socket, the graph (and so the turn in progress) and the prompt position carry on.
 fn switch_codec(c: &mut Running, codec: PayloadCodec, session: Session, notices: &Notices) -> Result<(), String> {
+    let Wire::Rtp(w) = &mut c.wire else { return Err("not an RTP call".into()) };
     let resampler = Resampler::new(codec.sample_rate(), BUS_RATE).map_err(|e| e.to_string())?;
-    let encoder = codec::Encoder::new(codec, codec::OpusSettings::default()).map_err(|e| e.to_string())?;
-    let decoder = codec::Decoder::new(codec).map_err(|e| e.to_string())?;
-    if c.call.codec.sample_rate() != codec.sample_rate() {
+    let old_rate = w.codec.sample_rate();
+    w.switch(codec, session)?;
+    if old_rate != codec.sample_rate() {
         // The prompts were rendered at the old codec's rate: they stop rather than play at the
         // wrong speed (reported as finished, so the dialogue goes on).
         c.playback.flush();
@@ -315,66 +394,24 @@ fn switch_codec(c: &mut Running, codec: PayloadCodec, session: Session, notices:
     c.residual = vec![0.0; n];
     c.pcm = vec![0.0; n];
     c.out_pcm = vec![0.0; n];
-    c.call.codec = codec;
-    c.call.session = session;
     c.resampler = resampler;
-    c.encoder = encoder;
-    c.decoder = decoder;
     Ok(())
 }
 
-fn receive(c: &mut Running, buf: &mut [u8], now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>, sink: &EventSink) {
-    for _ in 0..MAX_READS_PER_TICK {
-        let (n, from): (usize, SocketAddr) = match c.call.socket.recv_from(buf) {
-            Ok(r) => r,
-            Err(_) => break, // WouldBlock, or an ICMP error surfaced by the socket: nothing to read
-        };
-        // Malformed, unauthenticated or unexpected datagrams are counted by the session and
-        // change nothing else.
-        let _ = c.call.session.handle_datagram(from, &mut buf[..n], now);
-    }
-    while let Some(event) = c.call.session.poll_event() {
-        let (id, tenant) = (&c.call.call_id, &c.call.tenant);
-        match event {
-            SessionEvent::DtmfStarted { key } => {
-                sink.emit(id, tenant, &serde_json::json!({"event": "dtmf", "digit": key.as_char().to_string(), "at": c.media_time.as_millis()}));
-                let _ = notices.send(MediaNotice::Dtmf { call_id: id.clone(), digit: key.as_char() });
-            }
-            SessionEvent::Quality(q) => sink.emit(
-                id,
-                tenant,
-                &serde_json::json!({
-                    "event": "quality",
-                    "jitter_ms": q.jitter.as_secs_f64() * 1e3,
-                    "fraction_lost": q.fraction_lost,
-                    "cumulative_lost": q.cumulative_lost,
-                    "rtt_ms": q.rtt.map(|r| r.as_secs_f64() * 1e3),
-                    "mos": q.quality.mos,
-                }),
-            ),
-            SessionEvent::SsrcChanged { old, new } => {
-                sink.emit(id, tenant, &serde_json::json!({"event": "ssrc_changed", "old": old.0, "new": new.0}))
-            }
-            _ => {}
+/// The caller's next frame, through the echo canceller, onto the 16 kHz bus and into the graph
+/// (nothing before the first packet or frame arrives).
+fn receive(c: &mut Running, buf: &mut [u8], now: Instant, notices: &Notices, sink: &EventSink) {
+    let media_ms = c.media_time.as_millis();
+    let got = match &mut c.wire {
+        Wire::Rtp(w) => {
+            w.receive(buf, now, &c.call, media_ms, notices, sink);
+            w.playout(now, &mut c.pcm)
         }
-    }
-}
-
-/// One frame of caller audio onto the bus (nothing before the first packet arrives).
-fn playout(c: &mut Running, now: Instant) {
-    let Some(item) = c.call.session.poll_playout(now) else { return };
-    let n = match item {
-        MediaItem::Audio { payload, .. } => c.decoder.decode(payload, &mut c.pcm).unwrap_or_else(|_| c.decoder.conceal(&mut c.pcm)),
-        MediaItem::Conceal { .. } => c.decoder.conceal(&mut c.pcm),
-        MediaItem::ComfortNoise { level, .. } => {
-            c.noise.set_level(level);
-            c.noise.fill(&mut c.pcm);
-            c.pcm.len()
-        }
+        Wire::Stream(w) => w.receive(&mut c.pcm, &mut c.playback, &c.call, media_ms, notices, sink),
     };
-    // A short decode (an Opus packet of another duration) is padded with silence.
-    let filled = n.min(c.pcm.len());
-    c.pcm[filled..].fill(0.0);
+    if !got {
+        return;
+    }
     // The prompt's own echo out before the VAD: what the last tick sent is the reference.
     c.echo.process(&c.out_pcm, &c.pcm, &mut c.residual);
     if c.resampler.process(&c.residual, &mut c.frame.samples).is_err() {
@@ -464,31 +501,27 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
 }
 
 /// One outbound frame: the prompt while it lasts, then silence; and RTCP when due.
-fn send(c: &mut Running, now: Instant, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
+fn send(c: &mut Running, now: Instant, notices: &Notices) {
     if !c.sending {
         // Nothing goes out, so nothing can echo back.
         c.out_pcm.fill(0.0);
-        if let Some(t) = c.call.session.poll_rtcp(now, &mut c.packet) {
-            let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+        if let Wire::Rtp(w) = &mut c.wire {
+            w.send(None, now);
         }
         return;
     }
-    c.playback.fill(&mut c.out_pcm);
+    let from_prompt = c.playback.fill(&mut c.out_pcm);
+    match &mut c.wire {
+        Wire::Rtp(w) => w.send(Some(&c.out_pcm), now),
+        Wire::Stream(w) => w.send(&c.out_pcm, from_prompt > 0),
+    }
+    // After the audio: a mark reached this tick goes to the peer behind the samples before it.
     playback_events(c, notices, false);
-    let len = c.encoder.encode(&c.out_pcm, &mut c.out_payload).unwrap_or(0);
-    let payload = (len > 0).then(|| &c.out_payload[..len]);
-    if let Some(t) = c.call.session.send_audio(payload, now, &mut c.packet) {
-        let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
-    }
-    if let Some(t) = c.call.session.poll_rtcp(now, &mut c.packet) {
-        let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
-    }
 }
 
-type Notices = tokio::sync::mpsc::UnboundedSender<MediaNotice>;
-
-/// Passes the playback controller's events on to call control. `flushed_as_finished`: prompts
-/// dropped for a codec change count as finished (the dialogue must not wait for them).
+/// Passes the playback controller's events on to call control (and marks to a stream's peer).
+/// `flushed_as_finished`: prompts dropped for a codec change count as finished (the dialogue
+/// must not wait for them).
 fn playback_events(c: &mut Running, notices: &Notices, flushed_as_finished: bool) {
     while let Some(e) = c.playback.poll_event() {
         let call_id = c.call.call_id.clone();
@@ -499,33 +532,23 @@ fn playback_events(c: &mut Running, notices: &Notices, flushed_as_finished: bool
             }
             playback::PlaybackEvent::Interrupted(interruption) => MediaNotice::PromptInterrupted { call_id, interruption },
             playback::PlaybackEvent::Mark { name, played } => MediaNotice::MarkReached { call_id, name, played },
+            playback::PlaybackEvent::SendMark(name) => {
+                if let Wire::Stream(w) = &mut c.wire {
+                    w.push(StreamOut::Mark(name));
+                }
+                continue;
+            }
             _ => continue,
         };
         let _ = notices.send(notice);
     }
 }
 
-fn stop(mut c: Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc::UnboundedSender<MediaNotice>) {
-    if let Some(t) = c.call.session.bye(Instant::now(), Some("call ended"), &mut c.packet) {
-        let _ = c.call.socket.send_to(&c.packet[..t.len], t.destination);
+fn stop(mut c: Running, sink: &Arc<EventSink>, notices: &Notices) {
+    match &mut c.wire {
+        Wire::Rtp(w) => w.stop(&c.call, sink),
+        Wire::Stream(w) => w.stop(&c.call, sink),
     }
-    let s = c.call.session.stats();
-    sink.emit(
-        &c.call.call_id,
-        &c.call.tenant,
-        &serde_json::json!({
-            "event": "media_stats",
-            "rtp_packets": s.rtp_packets,
-            "malformed": s.malformed,
-            "not_rtp": s.not_rtp,
-            "srtp_auth_failures": s.srtp_auth_failures,
-            "srtp_replays": s.srtp_replays,
-            "late": s.jitter.late,
-            "duplicates": s.jitter.duplicates,
-            "concealed_lost": s.jitter.concealed_lost,
-            "mos": s.last_quality.map(|q| q.quality.mos),
-        }),
-    );
     // A caller who hangs up mid-sentence still gets that turn transcribed.
     c.call.graph.finish(&mut c.outputs);
     dispatch(&mut c, sink, notices);
