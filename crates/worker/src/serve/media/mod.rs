@@ -13,6 +13,7 @@
 //! arrival time is known to one tick (20 ms): coarse for the jitter estimate, but the jitter
 //! buffer's playout delay is bounded below by a frame anyway.
 
+mod load;
 mod rtp_wire;
 mod stream_wire;
 
@@ -198,6 +199,7 @@ pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Optio
     let mut calls: Vec<Running> = Vec::new();
     let mut datagram = vec![0u8; MAX_DATAGRAM];
     let mut next_tick = Instant::now();
+    let mut load = load::LoadStats::new(next_tick);
     loop {
         loop {
             match commands.try_recv() {
@@ -255,6 +257,10 @@ pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Optio
             }
             send(c, now, &notices);
         }
+        let done = Instant::now();
+        load.tick(next_tick, now, done, calls.len(), TICK);
+        let streams = calls.iter().filter(|c| matches!(c.wire, Wire::Stream(_))).count();
+        load.report_if_due(done, calls.len(), streams, &sink);
         next_tick += TICK;
         let now = Instant::now();
         if next_tick > now {
