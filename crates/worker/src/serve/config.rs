@@ -13,7 +13,11 @@ use crate::graph::GraphConfig;
 
 /// What `attendant serve` runs with when no `--config` is given: calls from loopback only.
 pub const EMBEDDED_DEFAULT: &str = r#"
-# Embedded default: SIP on 127.0.0.1:5060 (UDP and TCP), calls accepted from loopback only.
+# Embedded default: SIP on 127.0.0.1:5060 (UDP and TCP), calls accepted from loopback only,
+# the HTTP API (health, readiness, metrics, calls, media streams) on 127.0.0.1:8080.
+[http]
+listen = "127.0.0.1:8080"
+
 [[tenants]]
 name = "loopback"
 sources = ["127.0.0.0/8", "::1/128"]
@@ -32,6 +36,12 @@ pub struct ServeConfig {
     pub compute: ComputeConfig,
     #[serde(default)]
     pub http: HttpConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub drain: DrainConfig,
+    #[serde(default)]
+    pub logs: LogsConfig,
     /// Graph settings for tenants that have none of their own.
     #[serde(default)]
     pub graph: GraphConfig,
@@ -46,7 +56,8 @@ pub struct SipConfig {
     /// TCP listen addresses. Default `127.0.0.1:5060`.
     pub tcp: Vec<SocketAddr>,
     /// Host put in Via/Contact/SDP when the listen address is a wildcard. Default: the first
-    /// UDP listen address.
+    /// UDP listen address. `${NAME}` takes it from the environment variable NAME (a pod's
+    /// `status.podIP`, which a config file cannot know).
     pub advertised_host: Option<String>,
     /// Ring time: 180 Ringing at once, 200 OK after this many ms (the caller can still CANCEL).
     /// Default 0.
@@ -122,6 +133,58 @@ impl Default for ComputeConfig {
     fn default() -> Self {
         Self { decoders: 1, queue: 32 }
     }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Concurrent calls in this process, all tenants and transports together; beyond it new
+    /// calls get SIP 503 / HTTP 503 with Retry-After and `/readyz` says not ready. Default 200.
+    pub max_calls: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_calls: 200 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrainConfig {
+    /// After SIGTERM (or SIGINT): the most time live calls get to finish, in seconds, before
+    /// the worker hangs up what is left and exits. New calls are refused meanwhile. Default
+    /// 300 (keep the pod's terminationGracePeriodSeconds above it).
+    pub timeout_s: u32,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self { timeout_s: 300 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// `text` (one readable line per record) or `json` (one JSON object per line, with the
+    /// call and turn spans), on standard output when `events.stdout` is on. Default `text`.
+    pub format: LogFormat,
+    /// Mask phone numbers in logs and in `/v1/calls` (the events file keeps them). Default true.
+    pub redact: bool,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, redact: true }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -204,6 +267,7 @@ impl ServeConfig {
                 }
             }
         }
+        config.expand_env()?;
         config.validate()?;
         // A broken flow is refused at load, naming the tenant and the place in its file.
         for (i, t) in config.tenants.iter().enumerate() {
@@ -219,6 +283,20 @@ impl ServeConfig {
         Self::parse(EMBEDDED_DEFAULT, Path::new(".")).unwrap_or_else(|e| unreachable!("embedded config: {e:#}"))
     }
 
+    /// `${NAME}` in `sip.advertised_host` replaced by the environment variable's value.
+    fn expand_env(&mut self) -> Result<(), ConfigError> {
+        if let Some(host) = &self.sip.advertised_host {
+            if let Some(name) = host.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                let value = std::env::var(name).map_err(|_| error("sip.advertised_host", format!("environment variable {name} is not set")))?;
+                if value.trim().is_empty() {
+                    return Err(error("sip.advertised_host", format!("environment variable {name} is empty")));
+                }
+                self.sip.advertised_host = Some(value.trim().to_owned());
+            }
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
             return Err(error("sip", "needs at least one udp or tcp listen address"));
@@ -229,6 +307,12 @@ impl ServeConfig {
         let r = &self.rtp;
         if r.port_min % 2 != 0 || r.port_min < 1024 || r.port_max <= r.port_min {
             return Err(error("rtp.port_min", "must be even, at least 1024 and below rtp.port_max"));
+        }
+        if self.limits.max_calls == 0 {
+            return Err(error("limits.max_calls", "must be at least 1"));
+        }
+        if self.drain.timeout_s > 86_400 {
+            return Err(error("drain.timeout_s", "must be at most 86400 (a day)"));
         }
         if self.compute.decoders == 0 || self.compute.decoders > 64 {
             return Err(error("compute.decoders", "must be between 1 and 64"));

@@ -111,7 +111,38 @@ pub struct Control {
     webhooks: HashMap<String, WebhookSender>,
     /// Stream calls admitted whose media has not started, by call id.
     admitted: HashMap<String, streams::Admitted>,
+    /// Set by the drain (SIGTERM): new calls are refused, and at this deadline the calls still
+    /// up are hung up.
+    drain_deadline: Option<Instant>,
+    /// The drain's deadline passed and the remaining calls were hung up, at this time.
+    drain_hung_up: Option<Instant>,
 }
+
+/// Why a new call is refused before its tenant's own limit is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessRefusal {
+    Draining,
+    AtLimit(u32),
+}
+
+impl ProcessRefusal {
+    fn cause(self) -> &'static str {
+        match self {
+            Self::Draining => "draining",
+            Self::AtLimit(_) => "process_limit",
+        }
+    }
+
+    fn reason(self) -> String {
+        match self {
+            Self::Draining => "the worker is draining".into(),
+            Self::AtLimit(n) => format!("the worker is at its limit of {n} calls"),
+        }
+    }
+}
+
+/// After the drain's deadline hung up the last calls: time for their BYEs to be answered.
+const DRAIN_BYE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Control {
     pub fn new(
@@ -149,7 +180,60 @@ impl Control {
             assistants,
             webhooks,
             admitted: HashMap::new(),
+            drain_deadline: None,
+            drain_hung_up: None,
         })
+    }
+
+    /// Calls this process holds: answered, ringing, and streams admitted but not started.
+    fn live_calls(&self) -> usize {
+        self.calls.len() + self.admitted.len()
+    }
+
+    /// Whether the process as a whole takes a new call now.
+    fn process_refusal(&self) -> Option<ProcessRefusal> {
+        if self.drain_deadline.is_some() {
+            return Some(ProcessRefusal::Draining);
+        }
+        let max = self.config.limits.max_calls;
+        (self.live_calls() >= max as usize).then_some(ProcessRefusal::AtLimit(max))
+    }
+
+    /// Starts the drain: refuse new calls from now on, let the live ones finish until
+    /// `timeout`.
+    fn start_drain(&mut self, now: Instant) {
+        if self.drain_deadline.is_some() {
+            return;
+        }
+        let timeout = std::time::Duration::from_secs(u64::from(self.config.drain.timeout_s));
+        self.drain_deadline = Some(now + timeout);
+        let event = json!({"event": "drain_started", "live_calls": self.live_calls(), "timeout_s": self.config.drain.timeout_s});
+        self.sink.emit(NO_CALL, NO_CALL, &event);
+    }
+
+    /// During the drain: true once the process may exit (no call left, or the deadline hung up
+    /// what was left and their BYEs had their time). Hangs up at the deadline.
+    fn drain_finished(&mut self, now: Instant) -> bool {
+        let Some(deadline) = self.drain_deadline else { return false };
+        if self.live_calls() == 0 {
+            return true;
+        }
+        if now < deadline {
+            return false;
+        }
+        match self.drain_hung_up {
+            None => {
+                let keys: Vec<CallKey> = self.calls.keys().copied().collect();
+                let event = json!({"event": "drain_timeout", "hung_up": keys.len() + self.admitted.len()});
+                self.sink.emit(NO_CALL, NO_CALL, &event);
+                for key in keys {
+                    self.hang_up(key, "drain_timeout", now);
+                }
+                self.drain_hung_up = Some(now);
+                false
+            }
+            Some(at) => now.duration_since(at) >= DRAIN_BYE_GRACE,
+        }
     }
 
     pub async fn run(
@@ -157,13 +241,22 @@ impl Control {
         mut inbound: mpsc::Receiver<Inbound>,
         mut notices: mpsc::UnboundedReceiver<MediaNotice>,
         mut streams: mpsc::Receiver<StreamRequest>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         loop {
             self.answer_due(Instant::now());
             self.drain().await;
             let next_dialogue = self.dialogue_timeouts(Instant::now());
             self.drain().await;
-            let next_answer = self.ringing.iter().map(|(at, _, _)| *at).chain(next_dialogue).min();
+            if self.drain_finished(Instant::now()) {
+                self.drain().await;
+                let event = json!({"event": "drain_finished", "live_calls": self.live_calls()});
+                self.sink.emit(NO_CALL, NO_CALL, &event);
+                return Ok(());
+            }
+            // While draining, wake at least once a second to see whether it is over.
+            let drain_check = self.drain_deadline.map(|d| d.min(Instant::now() + std::time::Duration::from_secs(1)));
+            let next_answer = self.ringing.iter().map(|(at, _, _)| *at).chain(next_dialogue).chain(drain_check).min();
             let wake = match (self.next_timeout, next_answer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -186,6 +279,12 @@ impl Control {
                     self.on_notice(notice);
                 }
                 Some(request) = streams.recv() => self.on_stream_request(request, Instant::now()),
+                changed = shutdown.changed(), if self.drain_deadline.is_none() => {
+                    // A dropped sender (the process ending anyway) drains too.
+                    if changed.is_err() || *shutdown.borrow() {
+                        self.start_drain(Instant::now());
+                    }
+                }
                 () = sleep => self.core.handle_timeout(Instant::now()),
             }
         }
@@ -349,10 +448,18 @@ impl Control {
         let tenant = config
             .tenant_for(incoming.source.ip(), domain.as_deref())
             .or_else(|| config.tenant_for(incoming.source.ip(), from_domain.as_deref()));
+        if let Some(refusal) = self.process_refusal() {
+            let retry = vec![Header::new("Retry-After", RETRY_AFTER_SECS.to_string())];
+            let _ = self.core.reject(call, StatusCode::SERVICE_UNAVAILABLE, retry, now);
+            let total = self.count_refusal(StatusCode::SERVICE_UNAVAILABLE);
+            let event = json!({"event": "call_refused", "status": 503, "cause": refusal.cause(), "reason": refusal.reason(), "refused_total": total});
+            self.sink.emit(&call_id, tenant.map_or(NO_CALL, |t| t.name.as_str()), &event);
+            return;
+        }
         let Some(tenant) = tenant else {
             let _ = self.core.reject(call, StatusCode::FORBIDDEN, Vec::new(), now);
             let total = self.count_refusal(StatusCode::FORBIDDEN);
-            let event = json!({"event": "call_refused", "status": 403, "reason": "unknown source", "source": incoming.source.to_string(), "refused_total": total});
+            let event = json!({"event": "call_refused", "status": 403, "cause": "unknown_source", "reason": "unknown source", "source": incoming.source.to_string(), "refused_total": total});
             self.sink.emit(&call_id, NO_CALL, &event);
             return;
         };
@@ -361,7 +468,7 @@ impl Control {
             let retry = vec![Header::new("Retry-After", RETRY_AFTER_SECS.to_string())];
             let _ = self.core.reject(call, StatusCode::SERVICE_UNAVAILABLE, retry, now);
             let total = self.count_refusal(StatusCode::SERVICE_UNAVAILABLE);
-            let event = json!({"event": "call_refused", "status": 503, "reason": "tenant call limit", "limit": tenant.max_calls, "refused_total": total});
+            let event = json!({"event": "call_refused", "status": 503, "cause": "tenant_limit", "reason": "tenant call limit", "limit": tenant.max_calls, "refused_total": total});
             self.sink.emit(&call_id, &tenant.name, &event);
             return;
         }
@@ -413,7 +520,13 @@ impl Control {
         let (socket, port) = self.bind_rtp().map_err(|e| unavailable(e.to_string()))?;
         let mut random = [0u8; 46];
         fill_random(&mut random);
-        let mut local = LocalMedia::new(self.config.rtp.address, port);
+        // Bound to every address (a pod's config cannot name its own IP): the answer names the
+        // address the route to the SBC leaves from.
+        let media_ip = match self.config.rtp.address {
+            any if any.is_unspecified() => super::session::route_source(incoming.source.ip()).map_err(|e| unavailable(format!("no route to {}: {e}", incoming.source.ip())))?,
+            address => address,
+        };
+        let mut local = LocalMedia::new(media_ip, port);
         let mut key = [0u8; 30];
         key.copy_from_slice(&random[..30]);
         local.srtp_key = Some(key);

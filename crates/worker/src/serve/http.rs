@@ -6,13 +6,16 @@
 //! | method | path | body | answer |
 //! |---|---|---|---|
 //! | GET | `/healthz` | | 200 `ok` |
-//! | GET | `/readyz` | | 200 `ready`, or 503 until [`HttpState::set_ready`] |
+//! | GET | `/readyz` | | 200 `ready`; 503 `not ready: REASON` while models load, while draining, or at the process's call limit |
+//! | GET | `/metrics` | | Prometheus text format 0.0.4 (see [`super::telemetry`]) |
+//! | GET | `/v1/calls` | | 200, JSON array of the live calls ([`super::telemetry::calls::CallView`]) |
+//! | GET | `/v1/calls/{call_id}` | | 200, one call, live or ended in the last 5 minutes: state, transcript so far, intent, decision, quality |
 //! | GET | `/v1/tenants/{tenant}/agents` | | 200, JSON array of [`routing::AgentStatus`] |
 //! | PUT, POST | `/v1/tenants/{tenant}/agents/{agent}/presence` | Graph presence `{"availability","activity"}` | 204 |
 //! | POST | `/v1/tenants/{tenant}/presence` | `{"value":[{"id","availability","activity"}, ...]}`, an array, or one object | 200, [`BatchResult`] |
 //!
 //! `{agent}` and a batch item's `id` are the agent's configured id or its Teams user id.
-//! Errors are JSON `{"error": code, "message": text}`: 404 `unknown_tenant` / `unknown_agent`,
+//! Errors are JSON `{"error": code, "message": text}`: 404 `unknown_tenant` / `unknown_agent` / `unknown_call`,
 //! 400 `bad_json` / `unknown_availability` / `bad_presence`, 413 for a body over the limit.
 
 use std::collections::HashMap;
@@ -42,6 +45,12 @@ pub struct HttpState {
     /// Each tenant's router, by tenant name.
     pub routers: Arc<HashMap<String, Arc<Router>>>,
     ready: Arc<AtomicBool>,
+    /// Set at SIGTERM: `/readyz` says not ready from then on.
+    draining: Arc<AtomicBool>,
+    /// Metrics and the call table (`serve` shares the event sink's; standalone, an empty one).
+    pub telemetry: Arc<super::telemetry::Telemetry>,
+    /// The process's call limit, past which `/readyz` says not ready.
+    pub max_calls: Option<u32>,
     /// Media streams and WebRTC calls (`serve` sets it; the presence API runs without).
     pub media: Option<MediaState>,
 }
@@ -86,7 +95,21 @@ pub struct ItemResult {
 impl HttpState {
     /// State over `routers`; not ready until [`HttpState::set_ready`].
     pub fn new(routers: HashMap<String, Arc<Router>>) -> Self {
-        Self { routers: Arc::new(routers), ready: Arc::new(AtomicBool::new(false)), media: None }
+        Self {
+            routers: Arc::new(routers),
+            ready: Arc::new(AtomicBool::new(false)),
+            draining: Arc::new(AtomicBool::new(false)),
+            telemetry: Arc::default(),
+            max_calls: None,
+            media: None,
+        }
+    }
+
+    /// Metrics and calls from `telemetry`, with readiness lost at `max_calls` live calls.
+    pub fn with_telemetry(mut self, telemetry: Arc<super::telemetry::Telemetry>, max_calls: u32) -> Self {
+        self.telemetry = telemetry;
+        self.max_calls = Some(max_calls);
+        self
     }
 
     /// Adds the media routes: `/v1/media/{acs,twilio,relay}` WebSockets, WebRTC and its page.
@@ -101,8 +124,29 @@ impl HttpState {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
+    /// The drain has begun: not ready from now on.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.telemetry.set_draining(true);
+    }
+
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.not_ready_because().is_none()
+    }
+
+    /// Why `/readyz` says not ready, if it does.
+    pub fn not_ready_because(&self) -> Option<String> {
+        if !self.ready.load(Ordering::Relaxed) {
+            return Some("starting".into());
+        }
+        if self.draining.load(Ordering::Relaxed) {
+            return Some("draining".into());
+        }
+        let live = self.telemetry.live_count(None);
+        match self.max_calls {
+            Some(max) if live >= max as usize => Some(format!("at the call limit ({live} of {max})")),
+            _ => None,
+        }
     }
 
     fn tenant(&self, tenant: &str) -> Result<&Router, ApiError> {
@@ -119,6 +163,9 @@ pub fn router(state: HttpState) -> axum::Router {
     let api = axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/calls", get(calls))
+        .route("/v1/calls/{call_id}", get(call))
         .route("/v1/tenants/{tenant}/agents", get(agents))
         .route(
             "/v1/tenants/{tenant}/agents/{agent}/presence",
@@ -128,7 +175,7 @@ pub fn router(state: HttpState) -> axum::Router {
         .fallback(not_found)
         .with_state(state);
     match media {
-        Some(media) => api.merge(super::ws::router(media)),
+        Some(media) => api.merge(super::ws::router(media.clone())).merge(super::webrtc::router(media)),
         None => api,
     }
 }
@@ -152,12 +199,29 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
-    if state.is_ready() {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+async fn readyz(State(state): State<HttpState>) -> (StatusCode, String) {
+    match state.not_ready_because() {
+        None => (StatusCode::OK, "ready".into()),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")),
     }
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let text = state.telemetry.render(state.is_ready());
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+}
+
+async fn calls(State(state): State<HttpState>) -> Json<Vec<super::telemetry::calls::CallView>> {
+    Json(state.telemetry.live_calls())
+}
+
+async fn call(State(state): State<HttpState>, path: Result<Path<String>, PathRejection>) -> Result<Json<super::telemetry::calls::CallView>, ApiError> {
+    let Path(call_id) = path?;
+    state
+        .telemetry
+        .call(&call_id)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_call", format!("no call {:?} (ended more than 5 minutes ago, or never here)", clip(&call_id))))
 }
 
 async fn agents(

@@ -20,7 +20,9 @@ pub mod pool;
 pub(crate) mod prompt;
 mod session;
 pub mod stream;
+pub mod telemetry;
 mod transport;
+mod webrtc;
 mod ws;
 
 use std::collections::HashMap;
@@ -47,7 +49,11 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         }
     }
     let config = Arc::new(config);
-    let sink = Arc::new(EventSink::open(config.events.file.as_deref(), config.events.stdout)?);
+    if config.events.stdout {
+        init_logs(config.logs.format);
+    }
+    let telemetry = Arc::new(telemetry::Telemetry::new(config.logs.redact));
+    let sink = Arc::new(EventSink::open(config.events.file.as_deref(), config.events.stdout)?.with_telemetry(Arc::clone(&telemetry)));
 
     // One recognition pool per whisper model some tenant uses; the models load once.
     let mut pools: HashMap<String, Arc<RecognitionPool>> = HashMap::new();
@@ -60,8 +66,9 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         }
         let file = if g.asr.model == "base" { ModelFile::WhisperBase } else { ModelFile::WhisperTinyEn };
         let whisper = asr::WhisperModel::load(&models.require(file)?)?;
-        let pool = RecognitionPool::start(&whisper, &g.asr, usize::from(config.compute.decoders), usize::from(config.compute.queue))?;
-        pools.insert(g.asr.model.clone(), Arc::new(pool));
+        let pool = Arc::new(RecognitionPool::start(&whisper, &g.asr, usize::from(config.compute.decoders), usize::from(config.compute.queue))?.with_telemetry(Arc::clone(&telemetry)));
+        telemetry.add_queue(&g.asr.model, Arc::clone(&pool));
+        pools.insert(g.asr.model.clone(), pool);
     }
     let silero = if needs_silero {
         Some(vad::SileroModel::load(&models.require(ModelFile::OnnxRuntime)?, &models.require(ModelFile::SileroVad)?)?)
@@ -112,6 +119,8 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
         let (stream_tx, stream_rx) = tokio::sync::mpsc::channel(1024);
         let streams = stream::StreamCalls::new(stream_tx);
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let mut http_state = None;
         let transports = transport::Transports::bind(&config.sip, inbound_tx).await?;
         for addr in transports.udp_addrs() {
             eprintln!("attendant: SIP on udp {addr}");
@@ -128,15 +137,54 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
                 auth: Arc::new(auth::MediaAuth::new(&config, addr)),
                 media_ip: config.rtp.address,
             };
-            let state = http::HttpState::new(routers).with_media(media);
+            let state = http::HttpState::new(routers).with_media(media).with_telemetry(Arc::clone(&telemetry), config.limits.max_calls);
             state.set_ready(true);
+            http_state = Some(state.clone());
             tokio::spawn(async move {
                 if let Err(e) = http::serve(listener, state).await {
                     eprintln!("attendant: HTTP API stopped: {e}");
                 }
             });
         }
+        tokio::spawn(async move {
+            let signal = wait_for_stop().await;
+            // Readiness first, so the load balancer stops sending while calls finish.
+            if let Some(state) = &http_state {
+                state.set_draining();
+            }
+            telemetry.set_draining(true);
+            eprintln!("attendant: {signal}: draining (new calls refused, live calls finish)");
+            let _ = shutdown_tx.send(true);
+            // Kept open: a dropped sender would read as a second request to stop.
+            std::future::pending::<()>().await;
+        });
         let control = control::Control::new(Arc::clone(&config), transports, media_tx, pools, Arc::clone(&sink), assistants, webhooks)?;
-        control.run(inbound_rx, notice_rx, stream_rx).await
+        control.run(inbound_rx, notice_rx, stream_rx, shutdown_rx).await?;
+        eprintln!("attendant: drained, exiting");
+        Ok(())
     })
+}
+
+/// The first SIGTERM (what Kubernetes sends) or SIGINT; its name.
+async fn wait_for_stop() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        eprintln!("warning: cannot install signal handlers: SIGTERM will not drain");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+/// Event records as log lines on standard output: readable text, or JSON objects with the
+/// call and turn spans. Once per process (a second call, as in tests, changes nothing).
+fn init_logs(format: config::LogFormat) {
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stdout).with_ansi(false).with_target(false);
+    let result = match format {
+        config::LogFormat::Text => builder.try_init(),
+        config::LogFormat::Json => builder.json().with_current_span(false).with_span_list(true).try_init(),
+    };
+    drop(result);
 }

@@ -23,6 +23,8 @@ pub struct TurnKey {
 
 struct Job {
     key: TurnKey,
+    /// When it was queued: its wait for a decoder is a metric.
+    queued_at: std::time::Instant,
     audio: Vec<f32>,
     prompt: Option<String>,
     reply: Reply,
@@ -57,6 +59,8 @@ pub enum SubmitError {
 struct Shared {
     queues: Mutex<Queues>,
     ready: Condvar,
+    /// Where queue waits are recorded, once `serve` has set it.
+    telemetry: std::sync::OnceLock<Arc<super::telemetry::Telemetry>>,
 }
 
 pub struct RecognitionPool {
@@ -74,7 +78,7 @@ impl std::fmt::Debug for RecognitionPool {
 impl RecognitionPool {
     /// Starts `decoders` threads, each with its own (warmed-up) decoder of `model`.
     pub fn start(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, capacity: usize) -> Result<Self, AsrError> {
-        let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new() });
+        let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new(), telemetry: std::sync::OnceLock::new() });
         let mut workers = Vec::with_capacity(decoders);
         for i in 0..decoders {
             let mut decoder = model.decoder(config.clone())?;
@@ -86,6 +90,12 @@ impl RecognitionPool {
             workers.push(handle);
         }
         Ok(Self { shared, capacity, workers })
+    }
+
+    /// Records each job's wait for a decoder in `telemetry` (the queue-wait histogram).
+    pub fn with_telemetry(self, telemetry: Arc<super::telemetry::Telemetry>) -> Self {
+        let _ = self.shared.telemetry.set(telemetry);
+        self
     }
 
     /// Queues `audio` (16 kHz mono) for recognition; `reply` runs on a decoder thread. A final
@@ -101,7 +111,7 @@ impl RecognitionPool {
         if q.len() >= self.capacity {
             return Err(SubmitError::Full(self.capacity));
         }
-        let job = Job { key, audio, prompt, reply };
+        let job = Job { key, queued_at: std::time::Instant::now(), audio, prompt, reply };
         if is_final {
             q.finals.push_back(job);
         } else {
@@ -139,6 +149,9 @@ fn run(decoder: &mut asr::Decoder, shared: &Shared) {
                 q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
             }
         };
+        if let Some(t) = shared.telemetry.get() {
+            t.queue_wait.observe_duration(job.queued_at.elapsed());
+        }
         // The lock is not held while decoding.
         let result = decoder.recognize(&job.audio, job.prompt.as_deref());
         (job.reply)(result);
@@ -151,7 +164,7 @@ mod tests {
 
     /// A pool with no decoder threads, to look at its queue.
     fn idle(capacity: usize) -> RecognitionPool {
-        RecognitionPool { shared: Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new() }), capacity, workers: Vec::new() }
+        RecognitionPool { shared: Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new(), telemetry: std::sync::OnceLock::new() }), capacity, workers: Vec::new() }
     }
 
     fn key(call: &str, turn: u32) -> TurnKey {

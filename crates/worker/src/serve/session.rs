@@ -58,3 +58,14 @@ pub fn random_u64() -> u64 {
     fill_random(&mut b);
     u64::from_be_bytes(b)
 }
+
+/// The local address the kernel would send from to reach `peer`: what a socket bound to a
+/// wildcard address must advertise (in an SDP answer, an ICE candidate). A connected UDP socket
+/// sends nothing; the route is looked up only.
+pub fn route_source(peer: std::net::IpAddr) -> std::io::Result<std::net::IpAddr> {
+    use std::net::SocketAddr;
+    let any: SocketAddr = if peer.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let probe = std::net::UdpSocket::bind(any)?;
+    probe.connect(SocketAddr::new(peer, 9))?;
+    Ok(probe.local_addr()?.ip())
+}

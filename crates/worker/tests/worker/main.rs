@@ -1,6 +1,7 @@
 //! The worker on real recordings, real models and a real SIP peer: transcripts, turn boundaries,
 //! silence, partials, allocation and memory per call, the `attendant transcribe` command line,
-//! and calls placed by sipp against `attendant serve` (`sip_calls`).
+//! calls placed by sipp against `attendant serve` (`sip_calls`), and WebSocket media streams
+//! replayed against it (`ws_calls`).
 //!
 //! One test binary on purpose: it links whisper.cpp once, and the models load once (see
 //! `support::engines`).
@@ -9,10 +10,13 @@ mod alloc_count;
 mod assistant;
 mod bargein;
 mod cli;
+mod ops;
 mod sip_calls;
 mod support;
 mod voice;
 mod webhook;
+mod webrtc;
+mod ws_calls;
 
 use attendant_worker::graph::{CallGraph, GraphConfig, GraphOutput, VadKind};
 use attendant_worker::ingest::Ingest;

@@ -5,128 +5,23 @@
 //! writes; sipp (Debian `sip-tester`, installed by `tools/setup.sh`) runs the scenarios in
 //! `testdata/sipp/`, whose `@NAME@` placeholders are filled in here.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{model_dir, normalize, repo_root, word_errors};
+use crate::support::{contoso_flow, free_port, normalize, port_range, repo_root, word_errors, Worker};
 
-/// RTP port ranges handed to workers and sipp, 200 ports apart, so tests never collide.
-static NEXT_RANGE: AtomicU16 = AtomicU16::new(30_000);
-
-fn port_range() -> u16 {
-    NEXT_RANGE.fetch_add(200, Ordering::SeqCst)
-}
-
-/// A UDP port that is also free for TCP.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = udp.local_addr().expect("addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-struct Worker {
-    child: Child,
-    dir: PathBuf,
-    sip_port: u16,
-}
-
-impl Worker {
-    /// Starts `attendant serve` with `sip_extra` in `[sip]` and the given tenants.
-    fn start(name: &str, sip_extra: &str, tenants: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("attendant-sip-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let sip_port = free_port();
-        let rtp = port_range();
-        let config = format!(
-            "[sip]\nudp = [\"127.0.0.1:{sip_port}\"]\ntcp = [\"127.0.0.1:{sip_port}\"]\n{sip_extra}\n\
-             [rtp]\nport_min = {rtp}\nport_max = {}\n\
-             [events]\nfile = \"{}\"\nstdout = false\n{tenants}",
-            rtp + 98,
-            dir.join("events.jsonl").display()
-        );
-        let config_path = dir.join("worker.toml");
-        std::fs::write(&config_path, config).expect("write config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_attendant"))
-            .args(["serve", "--config", config_path.to_str().expect("utf-8")])
-            .env("ATTENDANT_MODELS", model_dir().path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start attendant serve");
-        // Ready when it reports its TCP listener (models are loaded by then).
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut seen = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                seen.push_str(&line);
-                seen.push('\n');
-                if line.contains("SIP on tcp") {
-                    let _ = tx.send(Ok(()));
-                }
-            }
-            let _ = tx.send(Err(seen));
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(())) => Self { child, dir, sip_port },
-            Ok(Err(stderr)) => panic!("attendant serve exited: {stderr}"),
-            Err(_) => panic!("attendant serve did not start within 60 s"),
-        }
-    }
-
-    fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.join("events.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("events are JSON lines"))
-            .collect()
-    }
-
-    /// Waits up to `timeout` for an event named `name` (and matching `pred`).
-    fn wait_event(&self, name: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let until = Instant::now() + timeout;
-        loop {
-            if let Some(e) = self.events().into_iter().find(|e| e["event"] == name && pred(e)) {
-                return e;
-            }
-            if Instant::now() > until {
-                panic!("no {name} event within {timeout:?}; events: {:#?}", self.events());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.sip_port)
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct SippRun {
-    code: Option<i32>,
-    messages: String,
-    log: String,
+pub(crate) struct SippRun {
+    pub code: Option<i32>,
+    pub messages: String,
+    pub log: String,
 }
 
 /// Runs `scenario` from testdata/sipp with `subs` filled in, once, from `local_ip`.
-fn sipp(worker: &Worker, scenario: &str, subs: &[(&str, String)], extra: &[&str]) -> SippRun {
+pub(crate) fn sipp(worker: &Worker, scenario: &str, subs: &[(&str, String)], extra: &[&str]) -> SippRun {
     let mut text = std::fs::read_to_string(repo_root().join("testdata/sipp").join(scenario)).expect("scenario");
     for (k, v) in subs {
         text = text.replace(&format!("@{k}@"), v);
@@ -161,7 +56,7 @@ fn sipp(worker: &Worker, scenario: &str, subs: &[(&str, String)], extra: &[&str]
 }
 
 /// A pcap of `wav` (8 kHz) as PCMU RTP followed by `digits`, made by tools/wav2pcap.py.
-fn pcap(worker: &Worker, wav: &str, digits: &str) -> PathBuf {
+pub(crate) fn pcap(worker: &Worker, wav: &str, digits: &str) -> PathBuf {
     let out = worker.dir.join(format!("{}.pcap", Path::new(wav).file_stem().and_then(|s| s.to_str()).unwrap_or("audio")));
     let status = Command::new("python3")
         .arg(repo_root().join("tools/wav2pcap.py"))
@@ -551,10 +446,7 @@ fn padded_ulaw(worker: &Worker, fixture: &str, lead_ms: u32, trail_ms: u32) -> S
 /// the account number and "1" (yes), and the scenario waits for the REFER. Business hours are
 /// switched off in a copy of the flow: the test must not depend on the time of day it runs at.
 fn payment_call_through_sipp(name: &str, lead_ms: u32) -> (Worker, SippRun, Vec<Value>) {
-    let text = std::fs::read_to_string(repo_root().join("config/contoso.flow.toml")).expect("sample flow");
-    assert!(text.contains("always_open = false"), "the sample flow's hours switch moved");
-    let flow = std::env::temp_dir().join(format!("attendant-contoso-{name}-{}.flow.toml", std::process::id()));
-    std::fs::write(&flow, text.replace("always_open = false", "always_open = true")).expect("write flow");
+    let flow = contoso_flow(name, |text| text);
     let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
     let worker = Worker::start(name, "", &tenant);
     // 8 s after the request: time enough for recognition on a loaded machine.

@@ -1,7 +1,15 @@
-//! Shared test support: the fixture manifest, one set of models per test binary, WER.
+//! Shared test support: the fixture manifest, one set of models per test binary, WER, and
+//! `attendant serve` run as a process for the call tests (`Worker`).
 
+use std::io::{BufRead as _, BufReader};
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use attendant_worker::graph::GraphConfig;
 use attendant_worker::models::ModelDir;
@@ -86,6 +94,178 @@ pub fn mono_16k(path: &str) -> Vec<f32> {
     let mut out = vec![0.0; wav.data.len() / 2];
     codec::decode(wav.format, &wav.data, &mut out).expect("decode");
     out
+}
+
+/// RTP port ranges handed to workers and sipp, 200 ports apart, so tests never collide.
+static NEXT_RANGE: AtomicU16 = AtomicU16::new(30_000);
+
+pub fn port_range() -> u16 {
+    NEXT_RANGE.fetch_add(200, Ordering::SeqCst)
+}
+
+/// A UDP port that is also free for TCP.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `attendant serve` as a process on its own ports, writing its call events to a JSONL file in
+/// its own temporary directory. Killed when dropped.
+pub struct Worker {
+    child: Child,
+    pub dir: PathBuf,
+    pub sip_port: u16,
+    /// The HTTP API's port (media streams too), when started with one.
+    pub http_port: Option<u16>,
+}
+
+impl Worker {
+    /// Starts `attendant serve` with `sip_extra` in `[sip]` and the given tenants.
+    pub fn start(name: &str, sip_extra: &str, tenants: &str) -> Self {
+        Self::start_with(name, sip_extra, None, tenants)
+    }
+
+    /// As [`Worker::start`], and with `http_extra` the HTTP API (and its media streams) on a
+    /// port of its own on loopback: `http_extra` goes in `[http]` after `listen`, and may add
+    /// sections of its own after that (`[compute]`, ...).
+    pub fn start_with(name: &str, sip_extra: &str, http_extra: Option<&str>, tenants: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("attendant-sip-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let sip_port = free_port();
+        let rtp = port_range();
+        let http_port = http_extra.map(|_| free_port());
+        let http = match (http_port, http_extra) {
+            (Some(port), Some(extra)) => format!("[http]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n"),
+            _ => String::new(),
+        };
+        let config = format!(
+            "[sip]\nudp = [\"127.0.0.1:{sip_port}\"]\ntcp = [\"127.0.0.1:{sip_port}\"]\n{sip_extra}\n\
+             [rtp]\nport_min = {rtp}\nport_max = {}\n\
+             [events]\nfile = \"{}\"\nstdout = false\n{http}{tenants}",
+            rtp + 98,
+            dir.join("events.jsonl").display()
+        );
+        let config_path = dir.join("worker.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_attendant"))
+            .args(["serve", "--config", config_path.to_str().expect("utf-8")])
+            .env("ATTENDANT_MODELS", model_dir().path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start attendant serve");
+        // Ready when it reports its last listener (models are loaded by then).
+        let ready = if http_port.is_some() { "HTTP on" } else { "SIP on tcp" };
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(ready) {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            let _ = tx.send(Err(seen));
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(())) => Self { child, dir, sip_port, http_port },
+            Ok(Err(stderr)) => panic!("attendant serve exited: {stderr}"),
+            Err(_) => panic!("attendant serve did not start within 60 s"),
+        }
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("events are JSON lines"))
+            .collect()
+    }
+
+    /// Waits up to `timeout` for an event named `name` (and matching `pred`).
+    pub fn wait_event(&self, name: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| e["event"] == name && pred(e)) {
+                return e;
+            }
+            if Instant::now() > until {
+                panic!("no {name} event within {timeout:?}; events: {:#?}", self.events());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The SIP address.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.sip_port)
+    }
+
+    /// Sends the worker SIGTERM (what Kubernetes sends to stop a pod).
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, or None if it is still up.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// GET `path` on the HTTP port: status and body.
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        let port = self.http_port.expect("worker started without [http]");
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().new_agent();
+        let mut r = agent.get(format!("http://127.0.0.1:{port}{path}")).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        (r.status().as_u16(), r.body_mut().read_to_string().expect("body"))
+    }
+
+    /// `ws://` URL of `path` on the HTTP port.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.http_port.expect("worker started without [http]"))
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Tests whose calls run at wall speed against a worker (real-time media, recognition
+/// deadlines) hold this while they do, so that two such groups do not share a small
+/// machine's cores: one at a time.
+pub fn live_calls() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A copy of the sample tenant's flow (config/contoso.flow.toml) with business hours switched
+/// off (a test must not depend on the time of day it runs at), then changed by `edit`.
+pub fn contoso_flow(name: &str, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("config/contoso.flow.toml")).expect("sample flow");
+    assert!(text.contains("always_open = false"), "the sample flow's hours switch moved");
+    let flow = std::env::temp_dir().join(format!("attendant-contoso-{name}-{}.flow.toml", std::process::id()));
+    std::fs::write(&flow, edit(text.replace("always_open = false", "always_open = true"))).expect("write flow");
+    flow
 }
 
 pub fn finals(produced: &[Produced]) -> Vec<FinalTurn> {

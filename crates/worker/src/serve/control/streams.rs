@@ -71,9 +71,14 @@ impl Control {
         let Some(t) = config.tenants.iter().find(|t| t.name == tenant) else {
             return Err(StreamRefusal::UnknownTenant(tenant.to_owned()));
         };
+        if let Some(refusal) = self.process_refusal() {
+            let event = json!({"event": "call_refused", "status": 503, "cause": refusal.cause(), "reason": refusal.reason(), "transport": transport});
+            self.sink.emit(super::NO_CALL, tenant, &event);
+            return Err(StreamRefusal::Unavailable(refusal.reason()));
+        }
         let active = self.per_tenant.get(tenant).copied().unwrap_or(0);
         if active >= t.max_calls {
-            let event = json!({"event": "call_refused", "status": 503, "reason": "tenant call limit", "transport": transport, "limit": t.max_calls});
+            let event = json!({"event": "call_refused", "status": 503, "cause": "tenant_limit", "reason": "tenant call limit", "transport": transport, "limit": t.max_calls});
             self.sink.emit(super::NO_CALL, tenant, &event);
             return Err(StreamRefusal::TenantLimit { tenant: tenant.to_owned(), limit: t.max_calls });
         }

@@ -246,8 +246,12 @@ pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Optio
         if let Some(model) = silero.as_mut() {
             let mut streams: Vec<&mut vad::SileroStream> =
                 calls.iter_mut().filter(|c| c.started).filter_map(|c| c.call.graph.silero_stream()).collect();
-            if let Err(e) = model.infer(&mut streams) {
-                eprintln!("warning: VAD inference failed this tick: {e}");
+            if !streams.is_empty() {
+                let vad_start = Instant::now();
+                if let Err(e) = model.infer(&mut streams) {
+                    eprintln!("warning: VAD inference failed this tick: {e}");
+                }
+                sink.telemetry().vad.observe_duration(vad_start.elapsed());
             }
         }
         for c in &mut calls {
@@ -259,6 +263,9 @@ pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Optio
         }
         let done = Instant::now();
         load.tick(next_tick, now, done, calls.len(), TICK);
+        if !calls.is_empty() {
+            sink.telemetry().tick.observe_duration(done.saturating_duration_since(now));
+        }
         let streams = calls.iter().filter(|c| matches!(c.wire, Wire::Stream(_))).count();
         load.report_if_due(done, calls.len(), streams, &sink);
         next_tick += TICK;
@@ -488,7 +495,14 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                         }
                         if let Some(embedder) = embedder {
                             // Embedding here keeps the 10 ms model call off the control task.
-                            let embedding = if r.text.trim().is_empty() { None } else { embedder.embed(&r.text).ok() };
+                            let embedding = if r.text.trim().is_empty() {
+                                None
+                            } else {
+                                let started = Instant::now();
+                                let embedding = embedder.embed(&r.text).ok();
+                                job_sink.telemetry().intent.observe_duration(started.elapsed());
+                                embedding
+                            };
                             let notice = MediaNotice::Transcript { call_id: id, turn: job.turn, kind: job.kind, text: r.text, embedding, speech_end };
                             let _ = job_notices.send(notice);
                         }

@@ -1,0 +1,184 @@
+//! Operating the worker as a pod: `/readyz`, `/metrics` (parsed by the Prometheus Python
+//! client's own parser, `tools/prom_parse.py`), `/v1/calls`, the process-wide call limit, and
+//! the drain on SIGTERM, with real SIP calls from sipp and a WebSocket stream from
+//! `tools/ws_replay.py`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::sip_calls::{pcap, sipp};
+use crate::support::{live_calls, repo_root, Worker};
+
+/// `/metrics` through the reference parser: its samples, or a panic naming the parse error.
+fn scrape(worker: &Worker) -> Vec<Value> {
+    let (status, text) = worker.http_get("/metrics");
+    assert_eq!(status, 200, "{text}");
+    let mut child = Command::new("python3")
+        .arg(repo_root().join("tools/prom_parse.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), text.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("prom_parse");
+    assert!(out.status.success(), "/metrics does not parse: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    let parsed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    parsed["samples"].as_array().expect("samples").clone()
+}
+
+/// The value of the sample `name` whose labels include `labels`; 0 when there is none.
+fn sample(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .filter_map(|s| s["value"].as_f64())
+        .sum()
+}
+
+/// Waits until `/readyz` answers `status`; its body.
+fn wait_ready(worker: &Worker, status: u16, timeout: Duration) -> String {
+    let until = Instant::now() + timeout;
+    loop {
+        let (got, body) = worker.http_get("/readyz");
+        if got == status {
+            return body;
+        }
+        assert!(Instant::now() < until, "/readyz stayed {got} {body:?}, expected {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const TENANT: &str = "[[tenants]]\nname = \"acme\"\nsources = [\"127.0.0.1/32\"]\n";
+
+/// Two SIP calls fill the process's limit of two: readiness goes, a third call gets 503 with
+/// Retry-After, the calls show in `/v1/calls` with their transcript and in `/metrics`. Then
+/// SIGTERM: not ready, new calls refused, the two calls finish as the callers hang up, and the
+/// process exits 0.
+#[test]
+fn calls_are_listed_counted_capped_and_drained_on_sigterm() {
+    let _turn = live_calls();
+    let mut worker = Worker::start_with("ops", "", Some("[limits]\nmax_calls = 2\n[drain]\ntimeout_s = 60"), TENANT);
+    assert_eq!(wait_ready(&worker, 200, Duration::from_secs(5)), "ready");
+    let before = scrape(&worker);
+    assert_eq!(sample(&before, "attendant_ready", &[]), 1.0);
+    assert_eq!(sample(&before, "attendant_calls_in_progress", &[]), 0.0);
+
+    let pcap = pcap(&worker, "ivr/outage.8k-ulaw.wav", "");
+    let hold = [("PCAP", pcap.display().to_string()), ("HOLD_MS", "14000".into())];
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| sipp(&worker, "sbc_call.xml", &hold, &[]));
+        let second = scope.spawn(|| sipp(&worker, "sbc_call.xml", &hold, &[]));
+        let until = Instant::now() + Duration::from_secs(10);
+        while worker.events().iter().filter(|e| e["event"] == "call_answered").count() < 2 {
+            assert!(Instant::now() < until, "two calls not answered: {:#?}", worker.events());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let body = wait_ready(&worker, 503, Duration::from_secs(2));
+        assert!(body.contains("call limit"), "{body}");
+        let refused = [("STATUS", "503".to_owned()), ("CHECK_HEADER", "Retry-After:".to_owned())];
+        let third = sipp(&worker, "refused.xml", &refused, &[]);
+        assert_eq!(third.code, Some(0), "third call not refused with 503 + Retry-After:\n{}\n{}", third.log, third.messages);
+
+        // The call table: both calls, the first one's transcript as the events have it.
+        let transcript = worker.wait_event("final_transcript", Duration::from_secs(20), |e| e["text"].as_str().is_some_and(|t| !t.trim().is_empty()));
+        let call_id = transcript["call_id"].as_str().expect("call id").to_owned();
+        let (status, body) = worker.http_get("/v1/calls");
+        assert_eq!(status, 200, "{body}");
+        let calls: Vec<Value> = serde_json::from_str(&body).expect("JSON array");
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        let (status, body) = worker.http_get(&format!("/v1/calls/{call_id}"));
+        assert_eq!(status, 200, "{body}");
+        let call: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!((call["tenant"].as_str(), call["transport"].as_str(), call["state"].as_str()), (Some("acme"), Some("sip"), Some("in_call")), "{call:#}");
+        let lines: Vec<&str> = call["transcript"].as_array().expect("transcript").iter().filter_map(|l| l["text"].as_str()).collect();
+        assert!(lines.contains(&transcript["text"].as_str().unwrap_or("?").trim()), "{call:#} vs {transcript}");
+        // The caller's number is masked; the events file keeps it.
+        assert_eq!(call["from"], "sip:+*********01@sbc.example.net", "{call:#}");
+        assert_eq!(worker.http_get("/v1/calls/no-such-call").0, 404);
+
+        let during = scrape(&worker);
+        assert_eq!(sample(&during, "attendant_active_calls", &[("tenant", "acme"), ("transport", "sip")]), 2.0);
+        assert_eq!(sample(&during, "attendant_calls_accepted_total", &[("tenant", "acme"), ("transport", "sip")]), 2.0);
+        assert_eq!(sample(&during, "attendant_calls_refused_total", &[("reason", "process_limit")]), 1.0);
+        assert_eq!(sample(&during, "attendant_ready", &[]), 0.0);
+        assert!(sample(&during, "attendant_stage_latency_seconds_count", &[("stage", "vad")]) > 100.0, "the VAD runs every tick");
+        assert!(sample(&during, "attendant_stage_latency_seconds_count", &[("stage", "recognition")]) >= 1.0);
+        assert!(sample(&during, "attendant_recognition_queue_wait_seconds_count", &[]) >= 1.0);
+        assert!(sample(&during, "attendant_media_tick_seconds_count", &[]) > 100.0);
+
+        // The drain: SIGTERM while both calls are up.
+        worker.terminate();
+        let body = wait_ready(&worker, 503, Duration::from_secs(2));
+        assert!(body.contains("draining"), "{body}");
+        worker.wait_event("drain_started", Duration::from_secs(2), |e| e["live_calls"] == 2);
+        let refused = [("STATUS", "503".to_owned()), ("CHECK_HEADER", "Retry-After:".to_owned())];
+        let late = sipp(&worker, "refused.xml", &refused, &[]);
+        assert_eq!(late.code, Some(0), "a call during the drain was not refused with 503:\n{}\n{}", late.log, late.messages);
+        assert_eq!(sample(&scrape(&worker), "attendant_draining", &[]), 1.0);
+        for (name, call) in [("first", first), ("second", second)] {
+            let run = call.join().expect("call thread");
+            assert_eq!(run.code, Some(0), "the {name} call was harmed by the drain:\n{}\n{}", run.log, run.messages);
+        }
+    });
+    let status = worker.wait_exit(Duration::from_secs(10)).expect("the worker did not exit once its calls had ended");
+    assert!(status.success(), "exit status {status}");
+    let events = worker.events();
+    let drained = events.iter().find(|e| e["event"] == "drain_finished").unwrap_or_else(|| panic!("no drain_finished: {events:#?}"));
+    assert_eq!(drained["live_calls"], 0, "{drained}");
+    assert!(events.iter().any(|e| e["event"] == "call_refused" && e["cause"] == "draining"), "{events:#?}");
+    // Both calls ended by the callers' BYE, not by the drain.
+    let ends: Vec<&Value> = events.iter().filter(|e| e["event"] == "call_ended").collect();
+    assert_eq!(ends.len(), 2, "{ends:#?}");
+    assert!(!events.iter().any(|e| e["event"] == "drain_timeout"), "{events:#?}");
+}
+
+/// A drain whose deadline passes with a call still up: the worker ends it (a media stream is
+/// closed), exits 0, and stream upgrades meanwhile get 503.
+#[test]
+fn the_drain_deadline_ends_what_is_left_and_exits() {
+    let _turn = live_calls();
+    let mut worker = Worker::start_with("drain-deadline", "", Some("[drain]\ntimeout_s = 3"), TENANT);
+    let seq = worker.dir.join("long.jsonl");
+    let made = Command::new("python3")
+        .arg(repo_root().join("tools/ws_sequences.py"))
+        .args(["twilio", "assistant/yes.wav", "--tail-silence-ms", "30000", "--call-sid", "CA-drain", "-o"])
+        .arg(&seq)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let replay = |extra: &[&str]| {
+        let out = Command::new("python3")
+            .arg(repo_root().join("tools/ws_replay.py"))
+            .arg(worker.ws_url("/v1/media/twilio"))
+            .arg(&seq)
+            .arg("--compact")
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("python3");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| panic!("ws_replay.py: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    std::thread::scope(|scope| {
+        let call = scope.spawn(|| replay(&[]));
+        worker.wait_event("call_started", Duration::from_secs(10), |e| e["peer_call_id"] == "CA-drain");
+        let sigterm = Instant::now();
+        worker.terminate();
+        wait_ready(&worker, 503, Duration::from_secs(2));
+        let refused = replay(&[]);
+        assert_eq!((refused["opened"].as_bool(), refused["handshake_status"].as_u64()), (Some(false), Some(503)), "{refused}");
+        let client = call.join().expect("client");
+        assert_eq!(client["close"]["by"], "server", "{client}");
+        let closed_after = sigterm.elapsed();
+        assert!(closed_after >= Duration::from_secs(3), "closed {closed_after:?} after SIGTERM, before the 3 s deadline: {client}");
+    });
+    let status = worker.wait_exit(Duration::from_secs(10)).expect("the worker did not exit after the deadline");
+    assert!(status.success(), "exit status {status}");
+    let events = worker.events();
+    let timeout = events.iter().find(|e| e["event"] == "drain_timeout").unwrap_or_else(|| panic!("no drain_timeout: {events:#?}"));
+    assert_eq!(timeout["hung_up"], 1, "{timeout}");
+    assert!(events.iter().any(|e| e["event"] == "call_ended" && e["reason"].as_str().is_some_and(|r| r.contains("drain_timeout"))), "{events:#?}");
+}
