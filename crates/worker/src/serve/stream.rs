@@ -18,9 +18,11 @@ use std::sync::mpsc::SyncSender;
 use tokio::sync::{mpsc, oneshot};
 use types::SampleRate;
 
-/// Frames a connection may queue ahead of the media engine (one second of 20 ms frames): a
-/// peer that sends faster than real time for longer than that is over its rate.
-pub const INBOUND_FRAMES: usize = 50;
+/// Frames a connection may queue ahead of the media engine (two seconds of 20 ms frames, the
+/// rate limit's burst): room for a peer catching up after a stall, or a gap in its timestamps
+/// filled with silence at once; a peer that sends faster than real time for longer is over its
+/// rate.
+pub const INBOUND_FRAMES: usize = 100;
 /// Outbound messages queued for the connection's writer before the engine drops audio for it.
 pub const OUTBOUND_MESSAGES: usize = 100;
 

@@ -38,10 +38,17 @@ use super::stream::{StreamCall, StreamIn, StreamMeta, StreamOut, StreamRefusal, 
 /// would let one connection hold memory meant for thousands of calls.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Messages a second a connection may sustain: 50 frames a second plus DTMF and marks, with
-/// room for a peer catching up after a stall.
+/// room for a peer catching up after a stall. Per audio source: unmixed ACS sends each
+/// participant's frames (up to [`ACS_UNMIXED_SOURCES`]) as messages of their own.
 pub const RATE_PER_SECOND: f64 = 75.0;
-/// Messages a connection may send at once above its rate (two seconds of frames).
+/// Messages a connection may send at once above its rate (two seconds of frames), per source.
 pub const RATE_BURST: f64 = 100.0;
+/// Participants whose audio unmixed ACS streaming carries at most (its documented limit).
+pub const ACS_UNMIXED_SOURCES: f64 = 4.0;
+/// After our close frame: time the peer gets to answer with its own before the socket is
+/// dropped. Dropping it at once, with the peer's messages unread, makes the kernel reset the
+/// connection, and the peer then never reads the close frame and its reason.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 /// Time from the upgrade to the message that says what the media is.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seconds a caller refused at the limit is told to wait.
@@ -163,7 +170,17 @@ async fn connection(mut socket: WebSocket, state: MediaState, opening: Opening) 
     let ending = run.serve(&mut socket).await;
     if let Some(ending) = &ending {
         let frame = CloseFrame { code: ending.code, reason: ending.reason.clone().into() };
-        let _ = socket.send(Message::Close(Some(frame))).await;
+        if socket.send(Message::Close(Some(frame))).await.is_ok() {
+            // Read (and drop) what the peer still sends until its close answers ours.
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+                while let Some(Ok(message)) = socket.recv().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
     let reason = ending.map_or_else(|| "connection closed".to_owned(), |e| e.reason);
     if let Some(id) = run.call_id() {
@@ -195,7 +212,7 @@ impl<'a> Run<'a> {
             _ => wsmedia::Protocol::Acs,
         };
         let options = wsmedia::Options { caller: opening.caller.clone() };
-        Self { state, protocol: wsmedia::Connection::new(protocol, options), opening, to_media: None, from_media: None, allowance: RATE_BURST, refilled: Instant::now(), dropped_in: 0 }
+        Self { state, protocol: wsmedia::Connection::new(protocol, options), opening, to_media: None, from_media: None, allowance: RATE_BURST * ACS_UNMIXED_SOURCES /* capped to the protocol's burst on first use */, refilled: Instant::now(), dropped_in: 0 }
     }
 
     fn call_id(&self) -> Option<String> {
@@ -263,7 +280,7 @@ impl<'a> Run<'a> {
     /// One message from the peer; `Some` ends the connection.
     async fn inbound(&mut self, message: Message) -> Option<Ending> {
         if !self.within_rate() {
-            return Some(Ending::new(POLICY, format!("more than {RATE_PER_SECOND} messages a second")));
+            return Some(Ending::new(POLICY, format!("more than {} messages a second", self.rate().0)));
         }
         let result = match message {
             Message::Text(text) => self.protocol.handle_text(text.as_str()),
@@ -355,11 +372,18 @@ impl<'a> Run<'a> {
         Ok(message.map(to_ws))
     }
 
+    /// Messages a second and burst for this connection's protocol.
+    fn rate(&self) -> (f64, f64) {
+        let sources = if self.opening.transport == StreamTransport::Acs { ACS_UNMIXED_SOURCES } else { 1.0 };
+        (RATE_PER_SECOND * sources, RATE_BURST * sources)
+    }
+
     fn within_rate(&mut self) -> bool {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.refilled = now;
-        self.allowance = (self.allowance + elapsed * RATE_PER_SECOND).min(RATE_BURST);
+        let (rate, burst) = self.rate();
+        self.allowance = (self.allowance + elapsed * rate).min(burst);
         if self.allowance < 1.0 {
             return false;
         }
