@@ -58,6 +58,11 @@ pub struct FlowConfig {
     /// Default "Thank you for calling. Goodbye."
     #[serde(default = "default_goodbye")]
     pub goodbye: PromptConfig,
+    /// Said when the worker's speech recognition cannot keep up and the call goes on by keypad
+    /// only; the question being asked is then asked again (the menu as the list of its keys).
+    /// Default "I'm having trouble hearing you right now, so let's use your keypad."
+    #[serde(default = "default_keypad_prompt")]
+    pub keypad_prompt: PromptConfig,
     /// When the caller's speech may stop the prompts of a question (`interruptible` prompts
     /// only; DTMF always does). A question may set its own. Default: see
     /// [`playback::BargeInConfig`].
@@ -451,6 +456,9 @@ fn default_early_end_confidence() -> f32 {
 }
 fn default_transfer_prompt() -> PromptConfig {
     PromptConfig::text("Please hold while I transfer your call.")
+}
+fn default_keypad_prompt() -> PromptConfig {
+    PromptConfig::text("I'm having trouble hearing you right now, so let's use your keypad.")
 }
 fn default_goodbye() -> PromptConfig {
     PromptConfig::text("Thank you for calling. Goodbye.")

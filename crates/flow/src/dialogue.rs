@@ -68,6 +68,11 @@ pub enum Input<'a> {
     Dtmf(char),
     /// The caller hung up: a decision `caller_hangup` goes out if none did, then nothing more.
     CallerHangup,
+    /// Speech cannot be recognized in time any more (the worker's recognizer is overloaded):
+    /// from now on only keys are taken. The question being asked is asked again after the
+    /// flow's `keypad_prompt`, the menu as the list of its keys; retries and escalation then go
+    /// on as for any question, so a caller who keys nothing reaches an agent.
+    KeypadOnly,
     /// The caller's speech interrupted the question's prompts (the worker's barge-in policy
     /// decided, under [`Dialogue::barge_in`]); the worker has flushed them, so no
     /// `PromptFinished` comes for them. The dialogue listens at once: the turn the caller is
@@ -98,6 +103,8 @@ pub struct Dialogue {
     /// Reason a routing decision carries unless escalated: how the caller chose.
     pub(crate) reason: DecisionReason,
     pub(crate) decided: Option<DecisionTarget>,
+    /// Speech is ignored ([`Input::KeypadOnly`]).
+    pub(crate) keypad_only: bool,
 }
 
 #[derive(Debug)]
@@ -140,6 +147,7 @@ impl Dialogue {
             intent: None,
             reason: DecisionReason::Intent,
             decided: None,
+            keypad_only: false,
         }
     }
 
@@ -169,6 +177,9 @@ impl Dialogue {
                 }
             }
             Input::CallerHangup => self.caller_hangup(now),
+            Input::KeypadOnly => self.keypad_only(now),
+            // Keypad only: speech neither holds the no-input timer nor interrupts.
+            Input::SpeechStarted | Input::BargeIn if self.keypad_only => {}
             Input::BargeIn => {
                 // Only a question's prompts are interrupted; anything else is left as it is.
                 match std::mem::replace(&mut self.state, State::Done) {
@@ -243,7 +254,7 @@ impl Dialogue {
     /// Whether speech now is classified into intents: the worker computes embeddings of
     /// transcripts only then (finals, and partials for the early end).
     pub fn wants_embedding(&self) -> bool {
-        matches!(&self.state, State::Asking(a) if a.listening && a.collector.is_none() && a.q == Question::Node(MENU))
+        !self.keypad_only && matches!(&self.state, State::Asking(a) if a.listening && a.collector.is_none() && a.q == Question::Node(MENU))
     }
 
     /// The barge-in settings for the prompts playing now, if the caller's speech may interrupt
@@ -252,7 +263,7 @@ impl Dialogue {
     /// [`crate::PlayPrompt::interruptible`].
     pub fn barge_in(&self) -> Option<playback::BargeInConfig> {
         match &self.state {
-            State::Asking(a) if !a.listening && self.playing > 0 => {
+            State::Asking(a) if !a.listening && self.playing > 0 && !self.keypad_only => {
                 let b = self.spec(&a.q).barge_in;
                 b.enabled.then_some(b)
             }
@@ -322,6 +333,35 @@ impl Dialogue {
             no_input_timeout: spec.no_input_timeout,
             early_end: self.flow.model.early_end.is_some() && spec.speech,
         }));
+    }
+
+    fn keypad_only(&mut self, now: Instant) {
+        if self.keypad_only {
+            return;
+        }
+        self.keypad_only = true;
+        match std::mem::replace(&mut self.state, State::Done) {
+            // Keys already being entered go on; the prompt would only interrupt them.
+            State::Asking(a) if a.collector.as_ref().is_some_and(|c| !c.digits().is_empty()) => {
+                self.event(FlowEvent::KeypadOnly { step: Some(self.spec(&a.q).name) });
+                self.state = State::Asking(a);
+            }
+            State::Asking(a) => {
+                self.event(FlowEvent::KeypadOnly { step: Some(self.spec(&a.q).name) });
+                self.stop_playback();
+                let lead = self.flow.model.keypad_prompt.clone();
+                self.reask(a, Some(lead), now);
+            }
+            other => {
+                self.event(FlowEvent::KeypadOnly { step: None });
+                self.state = other;
+            }
+        }
+    }
+
+    /// Whether speech is ignored (the call went keypad-only).
+    pub fn is_keypad_only(&self) -> bool {
+        self.keypad_only
     }
 
     /// DTMF during a prompt: drop the rest of the audio.

@@ -96,7 +96,7 @@ impl CompiledFlow {
         all.extend(m.intents.iter().filter_map(|i| i.then.say.as_ref()));
         all.extend([&m.escalation.prompt, &m.callback.prompt, &m.callback.prompt_no_wait, &m.callback.accepted_prompt]);
         all.extend(m.hours.iter().map(|h| &h.closed_prompt));
-        all.extend([&m.transfer_prompt, &m.goodbye, &m.defaults.no_input, &m.defaults.no_match]);
+        all.extend([&m.transfer_prompt, &m.goodbye, &m.defaults.no_input, &m.defaults.no_match, &m.keypad_prompt, &m.keypad_menu]);
         let mut texts: Vec<String> = all.into_iter().filter_map(|p| p.text.clone()).filter(|t| !t.contains('{')).collect();
         texts.sort();
         texts.dedup();

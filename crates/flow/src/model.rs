@@ -25,6 +25,9 @@ pub(crate) struct Model {
     pub early_end: Option<f32>,
     pub transfer_prompt: PromptConfig,
     pub goodbye: PromptConfig,
+    pub keypad_prompt: PromptConfig,
+    /// The menu read as its keys ("For billing, press 1. ..."), for keypad-only calls.
+    pub keypad_menu: PromptConfig,
     /// `reprompts`: for the questions the flow asks on its own (confirmation, callback offer).
     pub defaults: Defaults,
     /// The flow's `barge_in`, for the questions it asks on its own.

@@ -111,6 +111,9 @@ pub enum FlowEvent {
     CallbackAnswered { accepted: bool },
     /// The router refused a queue (not configured in the router the call was given).
     RouteFailed { queue: String, error: String },
+    /// Speech is no longer taken (the worker's recognition fell behind): the call goes on by
+    /// keypad; `step` is asked again.
+    KeypadOnly { step: Option<String> },
 }
 
 /// Shorthand used by the engine.

@@ -57,6 +57,17 @@ fn clear_yes_no(text: &str) -> Option<bool> {
 
 impl Dialogue {
     pub(crate) fn spec(&self, q: &Question) -> Spec {
+        let mut spec = self.configured_spec(q);
+        if self.keypad_only {
+            spec.speech = false;
+            if matches!(q, Question::Node(MENU)) {
+                spec.reprompt = self.flow.model.keypad_menu.clone();
+            }
+        }
+        spec
+    }
+
+    fn configured_spec(&self, q: &Question) -> Spec {
         let model = &self.flow.model;
         let d = &model.defaults;
         match q {
@@ -156,7 +167,7 @@ impl Dialogue {
     }
 
     /// Asks `a` again after `lead` ("Sorry, I didn't get that.").
-    fn reask(&mut self, mut a: Asking, lead: Option<PromptConfig>, now: Instant) {
+    pub(crate) fn reask(&mut self, mut a: Asking, lead: Option<PromptConfig>, now: Instant) {
         let spec = self.spec(&a.q);
         let prompts: Vec<PromptConfig> = lead.into_iter().chain([spec.reprompt]).collect();
         self.play(&prompts, &spec.extra, now);

@@ -172,6 +172,7 @@ pub(crate) fn compile(config: &FlowConfig, prefix: &str, routing: &routing::Rout
         c.prompt(g, "greeting", &[]);
     }
     c.prompt(&config.transfer_prompt, "transfer_prompt", &[]);
+    c.prompt(&config.keypad_prompt, "keypad_prompt", &[]);
     c.prompt(&config.goodbye, "goodbye", &[]);
     if !(config.early_end_confidence > 0.0 && config.early_end_confidence <= 1.0) {
         c.errors.push(c.at("early_end_confidence"), "must be within (0, 1]");
@@ -230,6 +231,8 @@ pub(crate) fn compile(config: &FlowConfig, prefix: &str, routing: &routing::Rout
         early_end: config.early_end.then_some(config.early_end_confidence),
         transfer_prompt: config.transfer_prompt.clone(),
         goodbye: config.goodbye.clone(),
+        keypad_prompt: config.keypad_prompt.clone(),
+        keypad_menu: keypad_menu(config),
         defaults: crate::model::Defaults {
             no_input: config.reprompts.no_input.clone(),
             no_match: config.reprompts.no_match.clone(),
@@ -577,3 +580,17 @@ fn is_name(s: &str) -> bool {
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+/// The menu as a list of its keys, in the order the intents are configured: what a caller who
+/// can only use the keypad needs to hear.
+fn keypad_menu(config: &FlowConfig) -> PromptConfig {
+    let mut choices: Vec<String> = config
+        .intents
+        .iter()
+        .filter_map(|i| i.dtmf.as_deref().filter(|k| !k.is_empty()).map(|k| format!("For {}, press {k}.", i.name.replace(['_', '-'], " "))))
+        .collect();
+    if !config.escalation.dtmf.is_empty() {
+        choices.push(format!("To speak with someone, press {}.", config.escalation.dtmf));
+    }
+    PromptConfig::text(choices.join(" "))
+}

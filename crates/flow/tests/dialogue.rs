@@ -448,3 +448,44 @@ fn barge_in_settings_per_step_are_validated_where_they_are() {
     let err = CompiledFlow::build(&file.flow, "flow", &file.routing, &shared().embedder).expect_err("refused");
     assert!(err.to_string().contains("flow.menu.barge_in.resume_after_ms: between 200 and 10000"), "{err}");
 }
+
+/// Recognition falls behind while the menu listens: the caller is told to use the keypad and
+/// hears the menu as its keys; speech is ignored from then on (no embedding asked for, no
+/// barge-in); the keyed choice routes; and a caller who keys nothing ends with an agent.
+#[test]
+fn keypad_only_reasks_the_menu_as_keys_and_ignores_speech() {
+    let mut call = Call::new(router(), None);
+    at_menu(&mut call);
+    let outs = call.input(Input::KeypadOnly);
+    assert!(events(&outs).iter().any(|e| matches!(e, FlowEvent::KeypadOnly { step: Some(s) } if s == "menu")), "{outs:#?}");
+    let said = texts(&outs);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[0].contains("keypad"), "{said:?}");
+    assert!(said[1].starts_with("For billing, press 1. For technical support, press 2.") && said[1].ends_with("To speak with someone, press 0."), "{said:?}");
+    assert!(call.d.is_keypad_only());
+    assert!(call.d.barge_in().is_none(), "speech may not interrupt the keypad menu");
+    let outs = call.play_out();
+    assert_eq!(listen(&outs).map(|l| (l.step.as_str(), l.speech)), Some(("menu", false)));
+    assert!(!call.d.wants_embedding());
+    assert!(call.say("I want to pay my bill", true).is_empty(), "speech is ignored");
+    // A second notice changes nothing.
+    assert!(call.input(Input::KeypadOnly).is_empty());
+    let outs = call.key('1');
+    assert!(events(&outs).iter().any(|e| matches!(e, FlowEvent::IntentRecognized { intent, via_dtmf: true, .. } if intent == "billing")));
+
+    // Nobody keys anything: the no-input retries run out and the call goes to an agent.
+    let mut quiet = Call::new(router(), None);
+    at_menu(&mut quiet);
+    quiet.input(Input::KeypadOnly);
+    let mut escalated = false;
+    for _ in 0..6 {
+        quiet.play_out();
+        let outs = quiet.wait(30);
+        escalated |= events(&outs).iter().any(|e| matches!(e, FlowEvent::Escalated { reason: EscalationReason::NoInput }));
+        if escalated {
+            break;
+        }
+    }
+    assert!(escalated, "{:#?}", quiet.log);
+    assert_eq!(quiet.decision().reason, DecisionReason::NoInput);
+}

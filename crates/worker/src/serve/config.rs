@@ -127,11 +127,22 @@ pub struct ComputeConfig {
     pub decoders: u16,
     /// Recognition jobs that may wait for a decoder before new ones are refused. Default 32.
     pub queue: u16,
+    /// An assistant call whose final transcript comes later than this after the end of the
+    /// caller's turn (or whose turn the full queue refused) goes on by keypad only: it stops
+    /// loading the recognizer, its question is asked again as keys, and a caller who keys
+    /// nothing reaches an agent. 0: never. Default 3000.
+    pub keypad_after_ms: u32,
 }
 
 impl Default for ComputeConfig {
     fn default() -> Self {
-        Self { decoders: 1, queue: 32 }
+        Self { decoders: 1, queue: 32, keypad_after_ms: 3000 }
+    }
+}
+
+impl ComputeConfig {
+    pub fn keypad_after(&self) -> Option<std::time::Duration> {
+        (self.keypad_after_ms > 0).then(|| std::time::Duration::from_millis(u64::from(self.keypad_after_ms)))
     }
 }
 

@@ -556,6 +556,7 @@ impl Control {
                 recognition_prompt: assistant.as_ref().and_then(|a| a.recognition_prompt.clone()).or_else(|| graph_config.asr.initial_prompt.clone()),
                 embedder: assistant.as_ref().map(|a| Arc::clone(&a.embedder)),
                 pool,
+                keypad_after: self.config.compute.keypad_after(),
             },
         };
         self.ports_in_use.insert(port);

@@ -182,3 +182,68 @@ fn the_drain_deadline_ends_what_is_left_and_exits() {
     assert_eq!(timeout["hung_up"], 1, "{timeout}");
     assert!(events.iter().any(|e| e["event"] == "call_ended" && e["reason"].as_str().is_some_and(|r| r.contains("drain_timeout"))), "{events:#?}");
 }
+
+/// Recognition that cannot keep up moves an assistant call to the keypad instead of leaving the
+/// caller unanswered: with `keypad_after_ms = 1` every result is "late", so the caller's spoken
+/// request over Twilio (the menu's answer, still taken) is the last thing decoded; the worker
+/// says to use the keypad as it asks for the account, stops decoding the call (the spoken "yes"
+/// at the confirmation is heard as a turn but never transcribed), and the keyed account and
+/// confirmation reach the payment decision. Early end is off so that the request's result,
+/// not a partial, answers the menu.
+#[test]
+fn a_call_whose_recognition_falls_behind_goes_on_by_keypad() {
+    let _turn = live_calls();
+    let flow = crate::support::contoso_flow("keypad", |text| {
+        assert!(text.contains("\nearly_end = true\n"), "the sample flow's early_end moved");
+        text.replacen("\nearly_end = true\n", "\nearly_end = false\n", 1)
+    });
+    let tenant = format!("{TENANT}assistant = \"{}\"\n", flow.display());
+    let worker = Worker::start_with("keypad", "", Some("[compute]\nkeypad_after_ms = 1"), &tenant);
+    let seq = worker.dir.join("keypad.jsonl");
+    // interrupt-pay.wav: the payment request, the account number, "yes".
+    let made = Command::new("python3")
+        .arg(repo_root().join("tools/ws_sequences.py"))
+        .args(["twilio", "bargein/interrupt-pay.wav", "--call-sid", "CA-keypad", "--tail-silence-ms", "20000"])
+        .args(["--pick", "1,3", "--turn", "say@prompt", "--turn", "keys=55123456#@prompt", "--turn", "say@prompt", "--turn", "keys=1@+4000", "-o"])
+        .arg(&seq)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = Command::new("python3")
+        .arg(repo_root().join("tools/ws_replay.py"))
+        .arg(worker.ws_url("/v1/media/twilio"))
+        .arg(&seq)
+        .args(["--compact", "--linger-s", "15"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    let client: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("ws_replay.py: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let call_id = worker
+        .events()
+        .iter()
+        .find(|e| e["event"] == "call_started" && e["peer_call_id"] == "CA-keypad")
+        .and_then(|e| e["call_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no call: {client}"));
+    let decision = worker.wait_event("decision", Duration::from_secs(15), |e| e["call_id"] == call_id.as_str());
+    let events: Vec<Value> = worker.events().into_iter().filter(|e| e["call_id"] == call_id.as_str()).collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    let keypad = names.iter().position(|n| *n == "keypad_only").unwrap_or_else(|| panic!("no keypad_only: {names:?}\n{client}"));
+    let prompts: Vec<&str> = events[keypad..].iter().filter(|e| e["event"] == "prompt").filter_map(|e| e["text"].as_str()).collect();
+    assert!(prompts.first().is_some_and(|p| p.contains("keypad")), "{prompts:?}");
+    assert!(prompts.get(1).is_some_and(|p| p.contains("account number")), "the account is asked for again: {prompts:?}");
+    // Nothing decoded for any turn after the one that was late.
+    let late_turn = events[..keypad]
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "final_transcript" || e["event"] == "partial_transcript")
+        .and_then(|e| e["turn"].as_u64())
+        .expect("the late result");
+    let decoded_after: Vec<&Value> = events.iter().filter(|e| (e["event"] == "final_transcript" || e["event"] == "partial_transcript") && e["turn"].as_u64().is_some_and(|t| t > late_turn)).collect();
+    assert!(decoded_after.is_empty(), "turns decoded after the call went keypad-only: {decoded_after:#?}");
+    assert!(events.iter().any(|e| e["event"] == "speech_started" && e["turn"].as_u64().is_some_and(|t| t > late_turn)), "the spoken yes was heard as a turn: {names:?}");
+    assert_eq!(decision["intent"], "payment", "{decision:#}");
+    assert_eq!(decision["slots"]["account"], "55123456", "{decision:#}");
+    assert_eq!(decision["target"]["queue"], "payments", "{decision:#}");
+    assert_eq!(sample(&scrape(&worker), "attendant_calls_keypad_only_total", &[("tenant", "acme")]), 1.0);
+}

@@ -45,6 +45,9 @@ pub(super) struct CallDialogue {
     /// Prompts sent to the media engine and not yet finished or flushed; ids for the next.
     queued: u32,
     next_prompt: u64,
+    /// Recognition fell behind during a turn not answered yet: the call goes keypad-only once
+    /// that turn's result has been given to the dialogue (why, for the event).
+    keypad_pending: Option<String>,
 }
 
 impl std::fmt::Debug for CallDialogue {
@@ -75,6 +78,7 @@ impl Control {
             barge: playback::BargeIn::new(playback::BargeInConfig::default()),
             queued: 0,
             next_prompt: 0,
+            keypad_pending: None,
         }));
         self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::Start, now));
     }
@@ -122,6 +126,15 @@ impl Control {
             }
             MediaNotice::Transcript { turn, kind, text, embedding, speech_end, .. } => {
                 self.on_transcript(call, *turn, *kind, text, embedding.as_ref(), *speech_end, now)
+            }
+            MediaNotice::RecognitionBehind { turn, reason, .. } => {
+                let Some(d) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()) else { return true };
+                let answered = turn.is_none_or(|t| d.closed_turn.is_some_and(|c| c >= t));
+                if answered {
+                    self.go_keypad(call, reason.clone(), now);
+                } else {
+                    d.keypad_pending.get_or_insert_with(|| reason.clone());
+                }
             }
             MediaNotice::FinalIsSpeculative { turn, .. } => {
                 let spec = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| match &d.speculative {
@@ -173,6 +186,24 @@ impl Control {
             Input::Speech { text, embedding, is_final }
         };
         self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(input, now));
+        if is_final {
+            if let Some(reason) = self.calls.get_mut(&call).and_then(|i| i.dialogue.as_mut()).and_then(|d| d.keypad_pending.take()) {
+                self.go_keypad(call, reason, now);
+            }
+        }
+    }
+
+    /// The call goes on by keypad only: it stops loading the recognizer (what it costs is what
+    /// other calls wait for) and its dialogue asks by keys.
+    fn go_keypad(&mut self, call: CallKey, reason: String, now: Instant) {
+        let Some(info) = self.calls.get(&call) else { return };
+        let Some(d) = info.dialogue.as_ref() else { return };
+        if d.dialogue.is_keypad_only() {
+            return;
+        }
+        let _ = self.media.send(MediaCommand::StopRecognition { call_id: info.call_id.clone() });
+        self.emit(call, json!({"event": "keypad_only", "reason": reason}));
+        self.with_dialogue(call, now, |d, now| d.dialogue.handle_input(Input::KeypadOnly, now));
     }
 
     /// Carries out a barge-in decision on the call's prompts.

@@ -23,7 +23,8 @@ impl Control {
             | MediaNotice::Transcript { call_id, .. }
             | MediaNotice::FinalIsSpeculative { call_id, .. }
             | MediaNotice::SpeechStarted { call_id, .. }
-            | MediaNotice::SpeechPaused { call_id, .. } => call_id.clone(),
+            | MediaNotice::SpeechPaused { call_id, .. }
+            | MediaNotice::RecognitionBehind { call_id, .. } => call_id.clone(),
         };
         if let Some(&call) = self.by_call_id.get(&id) {
             if self.dialogue_notice(call, &notice, Instant::now()) {
@@ -38,6 +39,7 @@ impl Control {
             | MediaNotice::FinalIsSpeculative { .. }
             | MediaNotice::SpeechStarted { .. }
             | MediaNotice::SpeechPaused { .. }
+            | MediaNotice::RecognitionBehind { .. }
             | MediaNotice::PromptInterrupted { .. } => return,
             MediaNotice::MarkReached { call_id, name, played } => {
                 if let Some(&call) = self.by_call_id.get(&call_id) {

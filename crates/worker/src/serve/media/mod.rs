@@ -62,6 +62,12 @@ pub enum MediaNotice {
     /// A recognition result of a call whose tenant has an assistant: text and, when the text is
     /// not empty, its sentence embedding (computed on the pool thread, not the control task).
     Transcript { call_id: String, turn: types::TurnId, kind: crate::graph::JobKind, text: String, embedding: Option<nlu::Embedding>, speech_end: Instant },
+    /// Recognition cannot keep up for this call (assistant calls only): a job was refused by
+    /// the full queue, or a final came later than the call's `keypad_after`. Call control moves
+    /// the call to the keypad and sends `MediaCommand::StopRecognition`.
+    /// `turn`: the turn whose result was late (the switch waits until that turn is answered,
+    /// so its result is still used); none: at once (its job was refused, no result will come).
+    RecognitionBehind { call_id: String, turn: Option<types::TurnId>, reason: String },
 }
 
 /// Everything the engine needs to run one call's media: where it comes from, and the call.
@@ -103,6 +109,9 @@ pub struct CallMedia {
     pub embedder: Option<Arc<nlu::Embedder>>,
     /// Decoders of the whisper model this call's tenant uses.
     pub pool: Arc<RecognitionPool>,
+    /// A final later than this after the end of its turn means recognition has fallen behind
+    /// (`RecognitionBehind`); none: never (calls without an assistant are only transcribed).
+    pub keypad_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for MediaCall {
@@ -152,6 +161,9 @@ pub enum MediaCommand {
     /// Stop the prompt playing and drop the queued ones (`PromptInterrupted` reports how far
     /// the one playing got; no `PromptFinished` follows for any of them).
     StopPlayback { call_id: String },
+    /// No more recognition jobs for the call (it went keypad-only): its turns are still
+    /// detected, nothing is decoded.
+    StopRecognition { call_id: String },
     /// A named point after everything queued so far: `MarkReached` when all of it has been sent
     /// (RTP has no marks of its own, so samples sent are what counts).
     Mark { call_id: String, name: String },
@@ -185,6 +197,10 @@ struct Running {
     /// The caller's frame with the echo removed, at the link rate.
     residual: Vec<f32>,
     outputs: Vec<GraphOutput>,
+    /// `StopRecognition` came: turns are no longer decoded.
+    recognition_off: bool,
+    /// `RecognitionBehind` was sent (once per call).
+    behind_reported: bool,
 }
 
 enum Wire {
@@ -290,6 +306,7 @@ impl MediaCommand {
             | Self::Append { call_id, .. }
             | Self::Complete { call_id, .. }
             | Self::StopPlayback { call_id }
+            | Self::StopRecognition { call_id }
             | Self::Mark { call_id, .. }
             | Self::Pause { call_id }
             | Self::Resume { call_id }
@@ -323,6 +340,7 @@ fn apply(c: &mut Running, command: MediaCommand, notices: &Notices) {
         MediaCommand::Complete { id, .. } => {
             c.playback.complete(id);
         }
+        MediaCommand::StopRecognition { .. } => c.recognition_off = true,
         MediaCommand::StopPlayback { .. } => {
             c.playback.flush();
             if let Wire::Stream(w) = &mut c.wire {
@@ -379,6 +397,8 @@ fn start(call: MediaCall) -> Result<Running, String> {
         started: false,
         sending: true,
         outputs: Vec::with_capacity(8),
+        recognition_off: false,
+        behind_reported: false,
         call,
     })
 }
@@ -454,6 +474,7 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                 }
                 sink.emit(&c.call.call_id, &c.call.tenant, &event)
             }
+            GraphOutput::Recognize(_) if c.recognition_off => {}
             GraphOutput::Recognize(job) => {
                 if job.kind == JobKind::Speculative && c.call.embedder.is_some() {
                     let behind = Duration::from_millis(c.media_time.saturating_sub(job.end).as_millis());
@@ -475,6 +496,7 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                 let behind = Duration::from_millis(c.media_time.saturating_sub(job.end).as_millis());
                 let speech_end = Instant::now().checked_sub(behind).unwrap_or_else(Instant::now);
                 let decided = Instant::now();
+                let keypad_after = c.call.keypad_after.filter(|_| c.call.embedder.is_some());
                 let reply: crate::serve::pool::Reply = Box::new(move |result| match result {
                     Ok(r) => {
                         let transcript = types::Transcript {
@@ -490,8 +512,8 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                         };
                         job_sink.emit(&id, &tenant, &event);
                         if job.kind == JobKind::Final {
-                            let latency = decided.elapsed().as_secs_f64() * 1e3;
-                            job_sink.emit(&id, &tenant, &serde_json::json!({"event": "final_latency", "turn": job.turn.0, "ms": latency}));
+                            let latency = decided.elapsed();
+                            job_sink.emit(&id, &tenant, &serde_json::json!({"event": "final_latency", "turn": job.turn.0, "ms": latency.as_secs_f64() * 1e3}));
                         }
                         if let Some(embedder) = embedder {
                             // Embedding here keeps the 10 ms model call off the control task.
@@ -503,8 +525,15 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                                 job_sink.telemetry().intent.observe_duration(started.elapsed());
                                 embedding
                             };
-                            let notice = MediaNotice::Transcript { call_id: id, turn: job.turn, kind: job.kind, text: r.text, embedding, speech_end };
+                            let notice = MediaNotice::Transcript { call_id: id.clone(), turn: job.turn, kind: job.kind, text: r.text, embedding, speech_end };
                             let _ = job_notices.send(notice);
+                            // After the result (which the dialogue may still use): the results
+                            // that decide turns came too late, so the call leaves the recognizer.
+                            let waited = decided.elapsed();
+                            if job.kind != JobKind::Partial && keypad_after.is_some_and(|limit| waited > limit) {
+                                let reason = format!("{:?} result {} ms after the end of the turn", job.kind, waited.as_millis());
+                                let _ = job_notices.send(MediaNotice::RecognitionBehind { call_id: id, turn: Some(job.turn), reason });
+                            }
                         }
                     }
                     Err(e) => job_sink.emit(&id, &tenant, &serde_json::json!({"event": "recognition_error", "error": e.to_string()})),
@@ -514,6 +543,11 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                 let is_final = job.kind != JobKind::Partial;
                 if let Err(e) = c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone(), reply) {
                     sink.emit(&c.call.call_id, &c.call.tenant, &serde_json::json!({"event": "recognition_refused", "error": e.to_string()}));
+                    // A turn that is never decoded would leave the caller unanswered.
+                    if is_final && c.call.keypad_after.is_some() && c.call.embedder.is_some() && !c.behind_reported {
+                        c.behind_reported = true;
+                        let _ = notices.send(MediaNotice::RecognitionBehind { call_id: c.call.call_id.clone(), turn: None, reason: e.to_string() });
+                    }
                 }
             }
         }

@@ -42,6 +42,7 @@ pub struct Telemetry {
     ended: Family,
     decisions: Family,
     barge_ins: Family,
+    keypad_only: Family,
     rtp_lost: Family,
     media_ticks: Family,
     /// Batched Silero inference, per media tick.
@@ -89,6 +90,7 @@ impl Telemetry {
             ended: Family::new(&["tenant", "transport"]),
             decisions: Family::new(&["tenant", "intent"]),
             barge_ins: Family::new(&["tenant"]),
+            keypad_only: Family::new(&["tenant"]),
             rtp_lost: Family::new(&["tenant"]),
             media_ticks: Family::new(&["outcome"]),
             vad: Histogram::new(LATENCY_BUCKETS),
@@ -152,6 +154,7 @@ impl Telemetry {
                 }
             }
             "barge_in" => self.barge_ins.add(&[tenant], 1.0),
+            "keypad_only" => self.keypad_only.add(&[tenant], 1.0),
             "quality" => {
                 if let Some(j) = f64_of("jitter_ms") {
                     self.jitter.observe(j / 1e3);
@@ -216,6 +219,7 @@ impl Telemetry {
         e.family("attendant_calls_ended_total", "counter", "Calls that ended after being admitted.", &self.ended);
         e.family("attendant_decisions_total", "counter", "Routing decisions, by tenant and intent.", &self.decisions);
         e.family("attendant_barge_ins_total", "counter", "Prompts interrupted by the caller's speech.", &self.barge_ins);
+        e.family("attendant_calls_keypad_only_total", "counter", "Assistant calls moved to the keypad because recognition fell behind.", &self.keypad_only);
         e.histograms(
             "attendant_stage_latency_seconds",
             "Per-stage latency: vad (batched Silero inference per 20 ms tick), recognition (end of turn to final transcript), intent (transcript embedding), decision (caller's last word to the routing decision).",
