@@ -47,6 +47,8 @@ mod audio;
 mod call;
 #[path = "sip_load/content.rs"]
 mod content;
+#[path = "sip_load/dialog.rs"]
+mod dialog;
 #[path = "ws_load/events.rs"]
 mod events;
 #[path = "sip_load/msg.rs"]

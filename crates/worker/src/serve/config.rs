@@ -132,11 +132,15 @@ pub struct ComputeConfig {
     /// loading the recognizer, its question is asked again as keys, and a caller who keys
     /// nothing reaches an agent. 0: never. Default 3000.
     pub keypad_after_ms: u32,
+    /// Nice value of the recognition threads (whisper's compute threads inherit it), 0 to 19.
+    /// Above 0 the media thread and the network tasks go first when the cores are busy: a late
+    /// transcript costs a turn's latency, a late media tick costs every call's audio. Default 10.
+    pub decoder_nice: u8,
 }
 
 impl Default for ComputeConfig {
     fn default() -> Self {
-        Self { decoders: 1, queue: 32, keypad_after_ms: 3000 }
+        Self { decoders: 1, queue: 32, keypad_after_ms: 3000, decoder_nice: 10 }
     }
 }
 
@@ -324,6 +328,9 @@ impl ServeConfig {
         }
         if self.drain.timeout_s > 86_400 {
             return Err(error("drain.timeout_s", "must be at most 86400 (a day)"));
+        }
+        if self.compute.decoder_nice > 19 {
+            return Err(error("compute.decoder_nice", "must be between 0 and 19"));
         }
         if self.compute.decoders == 0 || self.compute.decoders > 64 {
             return Err(error("compute.decoders", "must be between 1 and 64"));

@@ -78,6 +78,12 @@ impl std::fmt::Debug for RecognitionPool {
 impl RecognitionPool {
     /// Starts `decoders` threads, each with its own (warmed-up) decoder of `model`.
     pub fn start(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, capacity: usize) -> Result<Self, AsrError> {
+        Self::start_niced(model, config, decoders, capacity, 0)
+    }
+
+    /// As [`RecognitionPool::start`], the threads at nice value `nice` (Linux: per thread;
+    /// whisper's compute threads, created by them, inherit it).
+    pub fn start_niced(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, capacity: usize, nice: i32) -> Result<Self, AsrError> {
         let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new(), telemetry: std::sync::OnceLock::new() });
         let mut workers = Vec::with_capacity(decoders);
         for i in 0..decoders {
@@ -85,7 +91,14 @@ impl RecognitionPool {
             let shared = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{i}"))
-                .spawn(move || run(&mut decoder, &shared))
+                .spawn(move || {
+                    if nice != 0 {
+                        if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+                            eprintln!("warning: recognition thread priority not lowered (compute.decoder_nice): {e}");
+                        }
+                    }
+                    run(&mut decoder, &shared)
+                })
                 .map_err(|e| AsrError::Decode(format!("cannot start decoder thread: {e}")))?;
             workers.push(handle);
         }
