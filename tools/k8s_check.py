@@ -772,9 +772,11 @@ SERVE_FIELDS = {
     "sip": {"udp", "tcp", "advertised_host", "answer_after_ms"},
     "rtp": {"address", "port_min", "port_max"},
     "events": {"file", "stdout"},
-    "compute": {"decoders", "queue"},
+    "compute": {"decoders", "queue", "keypad_after_ms", "decoder_nice"},
     "http": {"listen", "loopback_without_token"},
     "drain": {"timeout_s"},
+    "limits": {"max_calls"},
+    "logs": {"format", "redact"},
     "graph": None,  # the media graph's own settings: not checked here
 }
 TENANT_FIELDS = {"name", "sources", "domains", "max_calls", "prompt", "transfer", "graph", "assistant",

@@ -247,3 +247,20 @@ fn a_call_whose_recognition_falls_behind_goes_on_by_keypad() {
     assert_eq!(decision["target"]["queue"], "payments", "{decision:#}");
     assert_eq!(sample(&scrape(&worker), "attendant_calls_keypad_only_total", &[("tenant", "acme")]), 1.0);
 }
+
+/// The Helm chart's worker.toml (rendered by tools/k8s_check.py) is a configuration the worker
+/// accepts as it stands in the pod: the chart and the worker cannot drift apart.
+#[test]
+fn the_charts_worker_config_is_accepted_by_the_worker() {
+    let out = Command::new("python3").arg(repo_root().join("tools/k8s_check.py")).arg("--worker-toml").output().expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    // The pod's environment gives POD_IP (status.podIP); the assistant file sits beside the
+    // config in the image, as config/contoso.flow.toml does here.
+    std::env::set_var("POD_IP", "10.1.2.3");
+    let config = attendant_worker::serve::config::ServeConfig::parse(&text, &repo_root().join("config")).unwrap_or_else(|e| panic!("{e:#}\n{text}"));
+    assert_eq!(config.sip.advertised_host.as_deref(), Some("10.1.2.3"));
+    assert!(config.rtp.address.is_unspecified());
+    assert_eq!((config.drain.timeout_s, config.limits.max_calls), (300, 100));
+    assert_eq!(config.http.listen.map(|a| a.port()), Some(8080));
+}
