@@ -53,6 +53,8 @@ mod dialog;
 mod events;
 #[path = "sip_load/msg.rs"]
 mod msg;
+#[path = "common/procfs.rs"]
+mod procfs;
 #[path = "sip_load/procstat.rs"]
 mod procstat;
 #[path = "sip_load/pump.rs"]

@@ -28,6 +28,10 @@
 
 #[path = "ws_load/audio.rs"]
 mod audio;
+// Shared with sip_load, which uses all of it.
+#[allow(dead_code)]
+#[path = "common/procfs.rs"]
+mod procfs;
 #[path = "ws_load/conn.rs"]
 mod conn;
 #[path = "ws_load/events.rs"]
@@ -208,20 +212,20 @@ fn main() -> ExitCode {
         t0,
         wall_t0_ms: unix_ms() + 200,
     });
-    let cpu0 = report::own_cpu_s();
-    let worker0 = args.worker_pid.and_then(report::proc_cpu);
-    let machine0 = report::machine_cpu();
+    let cpu0 = procfs::own_cpu_s();
+    let worker0 = args.worker_pid.and_then(procfs::proc_cpu);
+    let machine0 = procfs::machine_cpu();
     let mut outcome = runtime.block_on(drive(Arc::clone(&shared)));
-    outcome.client_cpu_s = report::own_cpu_s() - cpu0;
-    outcome.machine = machine0.zip(report::machine_cpu()).map(|((b0, t0), (b1, t1))| (b1 - b0, t1 - t0));
+    outcome.client_cpu_s = procfs::own_cpu_s() - cpu0;
+    outcome.machine = machine0.zip(procfs::machine_cpu()).map(|((b0, t0), (b1, t1))| (b1 - b0, t1 - t0));
     if let (Some(pid), Some((total0, threads0))) = (args.worker_pid, worker0) {
-        outcome.worker_cpu = report::proc_cpu(pid).map(|(total, mut threads)| {
+        outcome.worker_cpu = procfs::proc_cpu(pid).map(|(total, mut threads)| {
             for (name, s) in &mut threads {
                 *s -= threads0.get(name).copied().unwrap_or(0.0);
             }
             (total - total0, threads)
         });
-        outcome.worker_peak_rss_mb = report::peak_rss_mb(pid);
+        outcome.worker_peak_rss_mb = procfs::peak_rss_mb(pid);
     }
     drop(runtime);
 

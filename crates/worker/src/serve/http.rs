@@ -278,16 +278,17 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into())
 }
 
-/// An error answer: `{"error": code, "message": text}` with `status`.
+/// An error answer: `{"error": code, "message": text}` with `status` (the WebRTC routes
+/// answer with it too).
 #[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: String) -> Self {
         Self { status, code, message }
     }
 }
@@ -326,6 +327,6 @@ impl From<PathRejection> for ApiError {
 }
 
 /// Caller-given text echoed in an error, cut short.
-fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }

@@ -38,11 +38,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::json;
 
 use crate::serve::auth::{query_param, token_from, AuthError};
-use crate::serve::http::MediaState;
+use crate::serve::http::{clip, ApiError, MediaState};
 use crate::serve::stream::{StreamMeta, StreamRefusal, StreamTransport};
 use feed::Feeds;
 use peer::{Ending, OfferError, Peer};
@@ -168,26 +168,6 @@ async fn events(
     Ok(Sse::new(feed::stream(feed, from)).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// An error answer: `{"error": code, "message": text}` with `status`.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
-        Self { status, code, message }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.code, "message": self.message}))).into_response()
-    }
-}
-
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let code = match e {
@@ -222,17 +202,4 @@ impl From<OfferError> for ApiError {
         };
         Self::new(status, code, e.to_string())
     }
-}
-
-impl From<BytesRejection> for ApiError {
-    fn from(r: BytesRejection) -> Self {
-        let status = r.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" };
-        Self::new(status, code, r.body_text())
-    }
-}
-
-/// Caller-given text echoed in an error, cut short.
-fn clip(s: &str) -> String {
-    s.chars().take(64).collect()
 }
