@@ -437,6 +437,11 @@ mod tests {
             ("[rtp]\nport_min = 20001\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "rtp.port_min"),
             ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\nprompt = \"/nonexistent.wav\"\n", "tenants[0].prompt"),
             ("[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n[tenants.graph.endpointer]\nthreshold = 2.0\n", "tenants[0].graph"),
+            ("[limits]\nmax_calls = 0\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "limits.max_calls"),
+            ("[drain]\ntimeout_s = 100000\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "drain.timeout_s"),
+            ("[compute]\ndecoder_nice = 20\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "compute.decoder_nice"),
+            ("[logs]\nformat = \"xml\"\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "xml"),
+            ("[sip]\nadvertised_host = \"${ATTENDANT_TEST_UNSET_VARIABLE}\"\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "ATTENDANT_TEST_UNSET_VARIABLE is not set"),
         ];
         for (text, field) in cases {
             let e = parse(text).unwrap_err();
