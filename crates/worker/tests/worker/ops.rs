@@ -40,13 +40,19 @@ fn sample(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> f64 {
 
 /// Waits until `/readyz` answers `status`; its body.
 fn wait_ready(worker: &Worker, status: u16, timeout: Duration) -> String {
+    wait_readyz(worker, status, "", timeout)
+}
+
+/// Waits until `/readyz` answers `status` with a body containing `says` (the reason: a worker
+/// at its call limit is already not ready when SIGTERM makes it "draining").
+fn wait_readyz(worker: &Worker, status: u16, says: &str, timeout: Duration) -> String {
     let until = Instant::now() + timeout;
     loop {
         let (got, body) = worker.http_get("/readyz");
-        if got == status {
+        if got == status && body.contains(says) {
             return body;
         }
-        assert!(Instant::now() < until, "/readyz stayed {got} {body:?}, expected {status}");
+        assert!(Instant::now() < until, "/readyz stayed {got} {body:?}, expected {status} {says:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -76,8 +82,7 @@ fn calls_are_listed_counted_capped_and_drained_on_sigterm() {
             assert!(Instant::now() < until, "two calls not answered: {:#?}", worker.events());
             std::thread::sleep(Duration::from_millis(100));
         }
-        let body = wait_ready(&worker, 503, Duration::from_secs(2));
-        assert!(body.contains("call limit"), "{body}");
+        wait_readyz(&worker, 503, "call limit", Duration::from_secs(2));
         let refused = [("STATUS", "503".to_owned()), ("CHECK_HEADER", "Retry-After:".to_owned())];
         let third = sipp(&worker, "refused.xml", &refused, &[]);
         assert_eq!(third.code, Some(0), "third call not refused with 503 + Retry-After:\n{}\n{}", third.log, third.messages);
@@ -111,8 +116,7 @@ fn calls_are_listed_counted_capped_and_drained_on_sigterm() {
 
         // The drain: SIGTERM while both calls are up.
         worker.terminate();
-        let body = wait_ready(&worker, 503, Duration::from_secs(2));
-        assert!(body.contains("draining"), "{body}");
+        wait_readyz(&worker, 503, "draining", Duration::from_secs(2));
         worker.wait_event("drain_started", Duration::from_secs(2), |e| e["live_calls"] == 2);
         let refused = [("STATUS", "503".to_owned()), ("CHECK_HEADER", "Retry-After:".to_owned())];
         let late = sipp(&worker, "refused.xml", &refused, &[]);
