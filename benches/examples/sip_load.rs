@@ -269,21 +269,10 @@ fn main() -> ExitCode {
         t0,
         wall_t0_ms: call::unix_ms() + 200,
     });
-    let cpu0 = procstat::own_cpu_s();
-    let worker0 = args.worker_pid.and_then(procstat::proc_cpu);
-    let machine0 = procstat::machine_cpu();
+    let mark = procfs::CpuMark::now(args.worker_pid);
     let mut outcome = runtime.block_on(drive(Arc::clone(&shared), args.worker_pid));
-    outcome.client_cpu_s = procstat::own_cpu_s() - cpu0;
-    outcome.machine = machine0.zip(procstat::machine_cpu()).map(|((b0, t0), (b1, t1))| (b1 - b0, t1 - t0));
-    if let (Some(pid), Some((total0, threads0))) = (args.worker_pid, worker0) {
-        outcome.worker_cpu = procstat::proc_cpu(pid).map(|(total, mut threads)| {
-            for (name, s) in &mut threads {
-                *s -= threads0.get(name).copied().unwrap_or(0.0);
-            }
-            (total - total0, threads)
-        });
-        outcome.worker_peak_rss_mb = procstat::peak_rss_mb(pid);
-    }
+    let used = mark.since();
+    (outcome.client_cpu_s, outcome.machine, outcome.worker_cpu, outcome.worker_peak_rss_mb) = (used.client_cpu_s, used.machine, used.worker_cpu, used.worker_peak_rss_mb);
     drop(runtime);
 
     let view = match &args.events {

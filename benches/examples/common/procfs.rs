@@ -54,3 +54,45 @@ pub fn machine_cpu() -> Option<(f64, f64)> {
 pub fn own_cpu_s() -> f64 {
     stat_cpu("/proc/self/stat").unwrap_or(0.0)
 }
+
+/// CPU readings taken when a run starts, to report what the run used.
+#[derive(Debug)]
+pub struct CpuMark {
+    own: f64,
+    machine: Option<(f64, f64)>,
+    worker: Option<(u32, f64, BTreeMap<String, f64>)>,
+}
+
+/// What a run used: the client's CPU seconds, the machine's busy and total CPU seconds, the
+/// worker's CPU seconds (in total and by thread name) and its peak RSS.
+#[derive(Debug, Default)]
+pub struct CpuUse {
+    pub client_cpu_s: f64,
+    pub machine: Option<(f64, f64)>,
+    pub worker_cpu: Option<(f64, BTreeMap<String, f64>)>,
+    pub worker_peak_rss_mb: Option<f64>,
+}
+
+impl CpuMark {
+    pub fn now(worker_pid: Option<u32>) -> Self {
+        let worker = worker_pid.and_then(|pid| proc_cpu(pid).map(|(total, threads)| (pid, total, threads)));
+        Self { own: own_cpu_s(), machine: machine_cpu(), worker }
+    }
+
+    pub fn since(&self) -> CpuUse {
+        let machine = self.machine.zip(machine_cpu()).map(|((b0, t0), (b1, t1))| (b1 - b0, t1 - t0));
+        let (worker_cpu, worker_peak_rss_mb) = match &self.worker {
+            Some((pid, total0, threads0)) => {
+                let cpu = proc_cpu(*pid).map(|(total, mut threads)| {
+                    for (name, s) in &mut threads {
+                        *s -= threads0.get(name).copied().unwrap_or(0.0);
+                    }
+                    (total - total0, threads)
+                });
+                (cpu, peak_rss_mb(*pid))
+            }
+            None => (None, None),
+        };
+        CpuUse { client_cpu_s: own_cpu_s() - self.own, machine, worker_cpu, worker_peak_rss_mb }
+    }
+}
