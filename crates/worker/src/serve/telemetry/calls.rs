@@ -172,6 +172,15 @@ impl CallTable {
         calls
     }
 
+    /// Live calls by tenant and transport (what `/metrics` needs, without copying the calls).
+    pub fn live_by_tenant_and_transport(&self) -> std::collections::BTreeMap<(&str, &str), usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for c in self.live.values() {
+            *counts.entry((c.tenant.as_str(), c.transport.as_str())).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// Live calls per tenant.
     pub fn live_count(&self, tenant: Option<&str>) -> usize {
         self.live.values().filter(|c| tenant.is_none_or(|t| c.tenant == t)).count()

@@ -209,8 +209,8 @@ impl Telemetry {
     pub fn render(&self, ready: bool) -> String {
         let mut e = Exposition::default();
         let active = Family::new(&["tenant", "transport"]);
-        for c in self.live_calls() {
-            active.add(&[&c.tenant, &c.transport], 1.0);
+        for ((tenant, transport), n) in self.state().table.live_by_tenant_and_transport() {
+            active.add(&[tenant, transport], n as f64);
         }
         e.family("attendant_active_calls", "gauge", "Calls in progress, by tenant and transport (sip, acs, twilio, relay, webrtc).", &active);
         e.scalar("attendant_calls_in_progress", "gauge", "Calls in progress in this process, all tenants and transports (attendant_active_calls summed).", self.live_count(None) as f64);
