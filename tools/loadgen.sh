@@ -37,39 +37,9 @@ echo "== building attendant (release)" >&2
 cargo build --release -q -p attendant-worker
 BIN=$ROOT/target/release/attendant
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/attendant-loadgen.XXXXXX")
-WORKER_PID=
-cleanup() {
-    local rc=$?
-    if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
-        kill "$WORKER_PID" 2>/dev/null || true
-        wait "$WORKER_PID" 2>/dev/null || true
-    fi
-    if [[ $rc -eq 0 && ${LOADGEN_KEEP:-0} != 1 ]]; then
-        rm -rf "$WORK"
-    else
-        echo "loadgen: logs kept in $WORK" >&2
-    fi
-}
-trap cleanup EXIT
-
-# A loopback port free for both UDP and TCP (the worker listens on both).
-free_port() {
-    python3 - <<'EOF'
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-EOF
-}
+# shellcheck source=tools/loadgen_lib.sh
+source "$ROOT/tools/loadgen_lib.sh"
+loadgen_workdir loadgen loadgen "${LOADGEN_KEEP:-0}"
 SIP_PORT=$(free_port)
 SIPP_PORT=$(free_port)
 MEDIA_PORT=$(free_port)

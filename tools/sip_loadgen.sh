@@ -63,39 +63,9 @@ fi
 BIN=${ATTENDANT_BIN:-$TARGET/release/attendant}
 CLIENT=${SIP_LOAD_BIN:-$TARGET/release/examples/sip_load}
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/attendant-sipload.XXXXXX")
-WORKER_PID=
-cleanup() {
-    local rc=$?
-    if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
-        kill "$WORKER_PID" 2>/dev/null || true
-        wait "$WORKER_PID" 2>/dev/null || true
-    fi
-    if [[ $rc -eq 0 && ${SIPLOAD_KEEP:-0} != 1 ]]; then
-        rm -rf "$WORK"
-    else
-        echo "sip_loadgen: logs kept in $WORK" >&2
-    fi
-}
-trap cleanup EXIT
-
-# A loopback port free for both UDP and TCP (SIP listens on both).
-free_port() {
-    python3 - <<'EOF'
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-EOF
-}
+# shellcheck source=tools/loadgen_lib.sh
+source "$ROOT/tools/loadgen_lib.sh"
+loadgen_workdir sipload sip_loadgen "${SIPLOAD_KEEP:-0}"
 SIP_PORT=$(free_port)
 HTTP_PORT=$(free_port)
 # Even ports, one per call (the worker skips any it cannot bind); redialled calls reuse them.
