@@ -69,16 +69,22 @@ impl Report {
             Content::Duty(d) => json!({"kind": "duty", "wav": d.wav.display().to_string(), "duty_s": [d.duty.utter as f64 / 50.0, d.duty.period as f64 / 50.0], "speech_slices": d.slices.len()}),
             Content::Script(f) => json!({"kind": "assistant", "fixtures": f.len(), "speak_on": args.speak_on, "speak_at_ms": args.speak_at_ms, "quiet_ms": args.quiet_ms}),
         };
-        let process = out.worker_cpu.as_ref().map(|(total, threads)| {
-            let mut threads: Vec<_> = threads.iter().filter(|(_, s)| **s >= 0.05).collect();
+        // The RSS samples outlive the worker: a run that ends with the worker gone (drained,
+        // exited) still reports them, with its CPU totals unknown.
+        let process = (out.worker_cpu.is_some() || !out.rss_samples.is_empty()).then(|| {
+            let (total, threads) = match &out.worker_cpu {
+                Some((total, threads)) => (Some(*total), threads.iter().filter(|(_, s)| **s >= 0.05).collect::<Vec<_>>()),
+                None => (None, Vec::new()),
+            };
+            let mut threads = threads;
             threads.sort_by(|a, b| b.1.total_cmp(a.1));
             let rss = &out.rss_samples;
             let round = |x: f64| (x * 10.0).round() / 10.0;
             // Flat or not: from the first sample with every slot started to the last.
             let ramp_s = shared.ramp.as_secs_f64();
             let (start, first, last) = (rss.first().map(|s| s.1), rss.iter().find(|s| s.0 >= ramp_s).map(|s| s.1), rss.last().map(|s| s.1));
-            json!({"cpu_s": total, "cpu_pct_of_core": 100.0 * total / secs,
-                "cpu_ms_per_call_second": if call_seconds > 0.0 { 1000.0 * total / call_seconds } else { 0.0 },
+            json!({"cpu_s": total, "cpu_pct_of_core": total.map(|t| 100.0 * t / secs),
+                "cpu_ms_per_call_second": total.map(|t| if call_seconds > 0.0 { 1000.0 * t / call_seconds } else { 0.0 }),
                 "by_thread_s": threads.into_iter().map(|(n, s)| json!([n, (s * 10.0).round() / 10.0])).collect::<Vec<_>>(),
                 "peak_rss_mb": out.worker_peak_rss_mb,
                 "rss_mb_every_10s": rss.iter().map(|(t, mb)| json!([round(*t), round(*mb)])).collect::<Vec<_>>(),

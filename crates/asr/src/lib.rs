@@ -10,6 +10,7 @@
 //! Cost follows the utterance: the encoder runs on `audio_ctx` positions sized to the turn
 //! (50 per second plus a margin) instead of whisper's fixed 30 s window.
 
+mod abort;
 pub mod guards;
 mod policy;
 mod whisper;
@@ -23,4 +24,7 @@ pub enum AsrError {
     Model { path: String, reason: String },
     #[error("whisper decoding: {0}")]
     Decode(String),
+    /// The decode was stopped through its abort flag ([`Decoder::recognize_abortable`]).
+    #[error("whisper decoding aborted")]
+    Aborted,
 }

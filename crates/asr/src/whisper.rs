@@ -1,6 +1,7 @@
 //! The whisper model (shared) and decoders (pooled, one per compute thread).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,6 +109,14 @@ impl Decoder {
     /// Transcribes one turn of 16 kHz mono audio (at most 30 s). `prompt` overrides the
     /// configured initial prompt for this call.
     pub fn recognize(&mut self, audio: &[f32], prompt: Option<&str>) -> Result<Recognition, AsrError> {
+        self.recognize_abortable(audio, prompt, None)
+    }
+
+    /// As [`Decoder::recognize`]; setting `abort` from another thread stops the decode with
+    /// [`AsrError::Aborted`] once the encoder is done or at the next token (where whisper.cpp
+    /// polls it). This is how a
+    /// decode nobody waits on (a partial) gives its decoder up to one somebody does.
+    pub fn recognize_abortable(&mut self, audio: &[f32], prompt: Option<&str>, abort: Option<&AtomicBool>) -> Result<Recognition, AsrError> {
         let started = Instant::now();
         let audio = &audio[..audio.len().min(RATE * 30 - TAIL_SAMPLES)];
         self.padded.clear();
@@ -148,7 +157,11 @@ impl Decoder {
             params.set_initial_prompt(p);
         }
 
-        self.state.full(params, &self.padded).map_err(|e| AsrError::Decode(e.to_string()))?;
+        let outcome = crate::abort::full(&mut self.state, params, &self.padded, abort);
+        if abort.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+            return Err(AsrError::Aborted);
+        }
+        outcome.map_err(|e| AsrError::Decode(e.to_string()))?;
 
         let eot = self.model.ctx.token_eot();
         let mut raw = String::new();
@@ -182,3 +195,4 @@ impl Decoder {
         Ok(Recognition { text, raw, guard, no_speech_prob, avg_logprob, tokens, audio_ctx, compute: started.elapsed() })
     }
 }
+

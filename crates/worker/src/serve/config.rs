@@ -125,7 +125,10 @@ impl Default for HttpConfig {
 pub struct ComputeConfig {
     /// Whisper decoders, each on its own thread with `asr.threads` threads. Default 1.
     pub decoders: u16,
-    /// Recognition jobs that may wait for a decoder before new ones are refused. Default 32.
+    /// Recognition jobs (finals; partials never wait) that may wait for a decoder before new
+    /// ones are refused. 0, the default: `limits.max_calls`, one per call the process admits,
+    /// so a burst of callers ending their turns together is queued (and, if too late, moved to
+    /// the keypad) rather than refused.
     pub queue: u16,
     /// An assistant call whose final transcript comes later than this after the end of the
     /// caller's turn (or whose turn the full queue refused) goes on by keypad only: it stops
@@ -138,9 +141,19 @@ pub struct ComputeConfig {
     pub decoder_nice: u8,
 }
 
+impl ComputeConfig {
+    /// The recognition queue's capacity: `queue`, or the process's call limit when 0.
+    pub fn queue_capacity(&self, limits: &LimitsConfig) -> usize {
+        match self.queue {
+            0 => usize::try_from(limits.max_calls).unwrap_or(usize::MAX).max(1),
+            n => usize::from(n),
+        }
+    }
+}
+
 impl Default for ComputeConfig {
     fn default() -> Self {
-        Self { decoders: 1, queue: 32, keypad_after_ms: 3000, decoder_nice: 10 }
+        Self { decoders: 1, queue: 0, keypad_after_ms: 3000, decoder_nice: 10 }
     }
 }
 

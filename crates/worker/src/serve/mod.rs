@@ -66,7 +66,7 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         }
         let file = if g.asr.model == "base" { ModelFile::WhisperBase } else { ModelFile::WhisperTinyEn };
         let whisper = asr::WhisperModel::load(&models.require(file)?)?;
-        let pool = Arc::new(RecognitionPool::start_niced(&whisper, &g.asr, usize::from(config.compute.decoders), usize::from(config.compute.queue), i32::from(config.compute.decoder_nice))?.with_telemetry(Arc::clone(&telemetry)));
+        let pool = Arc::new(RecognitionPool::start_niced(&whisper, &g.asr, usize::from(config.compute.decoders), config.compute.queue_capacity(&config.limits), i32::from(config.compute.decoder_nice))?.with_telemetry(Arc::clone(&telemetry)));
         telemetry.add_queue(&g.asr.model, Arc::clone(&pool));
         pools.insert(g.asr.model.clone(), pool);
     }

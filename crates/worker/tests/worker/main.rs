@@ -375,3 +375,37 @@ fn one_shared_model_serves_concurrent_decoders() {
     assert_eq!(alone, together);
     assert_eq!(normalize(&alone[0]), normalize("I need to reset my password."));
 }
+
+/// A decode can be stopped from another thread (how the recognition pool gives a partial's
+/// decoder to a final): it ends before its tokens are done, with `Aborted`, and the same
+/// decoder then decodes the next turn as if nothing had happened.
+#[test]
+fn a_decode_stops_when_its_abort_flag_is_set_and_the_decoder_stays_usable() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let model = asr::WhisperModel::load(&support::model_dir().require(attendant_worker::models::ModelFile::WhisperTinyEn).expect("model"))
+        .expect("load");
+    let clip = support::mono_16k("ivr/reset-password.16k.wav");
+    // A long turn (the clip four times over), so the whole decode takes well over the 30 ms
+    // after which the flag is set.
+    let long: Vec<f32> = std::iter::repeat_n(clip.iter().copied(), 4).flatten().collect();
+    let mut decoder = model.decoder(asr::AsrConfig { threads: 1, ..Default::default() }).expect("decoder");
+    let whole = decoder.recognize(&long, None).expect("recognize").compute;
+    let flag = AtomicBool::new(false);
+    let (result, took) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            flag.store(true, Ordering::Relaxed);
+        });
+        let started = std::time::Instant::now();
+        let result = decoder.recognize_abortable(&long, None, Some(&flag));
+        (result, started.elapsed())
+    });
+    assert!(matches!(result, Err(asr::AsrError::Aborted)), "{result:?}");
+    // whisper.cpp polls the flag after the encoder and between tokens (not inside the
+    // encoder's graph), so what an abort saves is the token loop.
+    assert!(took < whole, "aborted after {took:?}; the whole decode takes {whole:?}");
+    // An unset flag changes nothing, and the decoder still works after the abort.
+    flag.store(false, Ordering::Relaxed);
+    let text = decoder.recognize_abortable(&clip, None, Some(&flag)).expect("recognize").text;
+    assert_eq!(normalize(&text), normalize("I need to reset my password."));
+}

@@ -536,17 +536,23 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                             }
                         }
                     }
+                    // A partial given up for a final: nothing was lost but progress.
+                    Err(asr::AsrError::Aborted) => {}
                     Err(e) => job_sink.emit(&id, &tenant, &serde_json::json!({"event": "recognition_error", "error": e.to_string()})),
                 });
                 let key = crate::serve::pool::TurnKey { call_id: c.call.call_id.clone(), turn: job.turn.0 };
                 // A speculative decode may decide the turn: it queues with the finals.
                 let is_final = job.kind != JobKind::Partial;
-                if let Err(e) = c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone(), reply) {
+                match c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone(), reply) {
+                    // A partial waits for spare capacity (the pool counts the skip).
+                    Ok(()) | Err(crate::serve::pool::SubmitError::Busy) => {}
+                    Err(e) => {
                     sink.emit(&c.call.call_id, &c.call.tenant, &serde_json::json!({"event": "recognition_refused", "error": e.to_string()}));
                     // A turn that is never decoded would leave the caller unanswered.
                     if is_final && c.call.keypad_after.is_some() && c.call.embedder.is_some() && !c.behind_reported {
                         c.behind_reported = true;
                         let _ = notices.send(MediaNotice::RecognitionBehind { call_id: c.call.call_id.clone(), turn: None, reason: e.to_string() });
+                    }
                     }
                 }
             }

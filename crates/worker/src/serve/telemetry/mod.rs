@@ -229,10 +229,21 @@ impl Telemetry {
         e.histogram("attendant_recognition_real_time_factor", "Decode time over audio duration, per final transcript.", &self.recognition_rtf);
         e.histogram("attendant_recognition_queue_wait_seconds", "Time a recognition job waited for a decoder.", &self.queue_wait);
         let depth = Family::new(&["model"]);
+        let partials = Family::new(&["model", "outcome"]);
         for (model, pool) in self.queues.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             depth.set(&[model], pool.queued() as f64);
+            let counts = pool.partial_counts();
+            for (outcome, n) in [("decoded", counts.decoded), ("skipped", counts.skipped), ("preempted", counts.preempted)] {
+                partials.set(&[model, outcome], n as f64);
+            }
         }
         e.family("attendant_recognition_queue_depth", "gauge", "Recognition jobs waiting for a decoder, by model.", &depth);
+        e.family(
+            "attendant_recognition_partials_total",
+            "counter",
+            "Partial transcripts by outcome: decoded, skipped (no decoder free), preempted (aborted for a final).",
+            &partials,
+        );
         e.histogram("attendant_media_tick_seconds", "Work of one 20 ms media tick (every call's frame in and out, VAD, endpointers).", &self.tick);
         e.family("attendant_media_ticks_total", "counter", "Media ticks (total), those whose work exceeded 20 ms (over_budget), and those that started late.", &self.media_ticks);
         e.family("attendant_rtp_packets_lost_total", "counter", "RTP packets lost, from the calls' RTCP reports.", &self.rtp_lost);
