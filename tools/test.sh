@@ -16,6 +16,9 @@ python3 -m pip install --quiet --disable-pip-version-check 'websockets==17.4'
 python3 tools/ws_selftest.py
 # tools/prom_parse.py checks /metrics with the Prometheus Python client's own parser.
 python3 -m pip install --quiet --disable-pip-version-check 'prometheus-client==0.26.0'
+# tools/otlp_receiver.py, the trace collector of the OpenTelemetry export tests, decodes OTLP with
+# OpenTelemetry's own protobuf classes.
+python3 -m pip install --quiet --disable-pip-version-check 'opentelemetry-proto==1.45.2'
 # The WebRTC test places a call from headless Chromium (Debian's chromium; no browser download)
 # through the worker's page; tools/browser_call.py reads the page over the DevTools protocol with
 # the websockets package above. Only the test needs a browser, so it is installed here.

@@ -42,6 +42,8 @@ pub struct ServeConfig {
     pub drain: DrainConfig,
     #[serde(default)]
     pub logs: LogsConfig,
+    #[serde(default)]
+    pub otel: super::telemetry::otel::OtelConfig,
     /// Graph settings for tenants that have none of their own.
     #[serde(default)]
     pub graph: GraphConfig,
@@ -348,6 +350,7 @@ impl ServeConfig {
         if self.compute.decoders == 0 || self.compute.decoders > 64 {
             return Err(error("compute.decoders", "must be between 1 and 64"));
         }
+        self.otel.validate().map_err(|(field, why)| error(format!("otel.{field}"), why))?;
         crate::validate(&self.graph).map_err(|e| error("graph", e.to_string()))?;
         if self.tenants.is_empty() {
             return Err(error("tenants", "at least one tenant is needed"));
@@ -453,6 +456,9 @@ mod tests {
             ("[limits]\nmax_calls = 0\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "limits.max_calls"),
             ("[drain]\ntimeout_s = 100000\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "drain.timeout_s"),
             ("[compute]\ndecoder_nice = 20\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "compute.decoder_nice"),
+            ("[otel]\nendpoint = \"collector:4318\"\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "otel.endpoint"),
+            ("[otel]\nendpoint = \"http://c:4318/v1/traces\"\nheaders = { \"bad header\" = \"x\" }\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "otel.headers"),
+            ("[otel]\nendpoint = \"http://c:4318/v1/traces\"\ntimeout_ms = 0\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "otel.timeout_ms"),
             ("[logs]\nformat = \"xml\"\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "xml"),
             ("[sip]\nadvertised_host = \"${ATTENDANT_TEST_UNSET_VARIABLE}\"\n[[tenants]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n", "ATTENDANT_TEST_UNSET_VARIABLE is not set"),
         ];

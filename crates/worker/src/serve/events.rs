@@ -21,7 +21,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
-use super::telemetry::redact::redact_numbers;
+use super::telemetry::redact::{is_identifier, redact_numbers};
+use super::telemetry::otel::CallTraces;
 use super::telemetry::Telemetry;
 
 /// Records a subscriber may fall behind by before it skips some (`RecvError::Lagged`).
@@ -35,6 +36,8 @@ pub struct EventSink {
     /// Every record, for [`EventSink::subscribe`]rs.
     bus: broadcast::Sender<Arc<Value>>,
     telemetry: Arc<Telemetry>,
+    /// Per-call traces for OpenTelemetry, when `[otel]` has an endpoint.
+    traces: Option<Arc<CallTraces>>,
 }
 
 impl EventSink {
@@ -53,12 +56,18 @@ impl EventSink {
             None => None,
         };
         let (bus, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
-        Ok(Self { file, stdout, write_failed: AtomicBool::new(false), bus, telemetry: Arc::new(Telemetry::default()) })
+        Ok(Self { file, stdout, write_failed: AtomicBool::new(false), bus, telemetry: Arc::new(Telemetry::default()), traces: None })
     }
 
     /// The same sink feeding `telemetry` (one per process) instead of a private one.
     pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
         self.telemetry = telemetry;
+        self
+    }
+
+    /// The same sink also building each call's trace in `traces`.
+    pub fn with_traces(mut self, traces: Option<Arc<CallTraces>>) -> Self {
+        self.traces = traces;
         self
     }
 
@@ -92,6 +101,9 @@ impl EventSink {
             }
         }
         self.telemetry.observe(&record);
+        if let Some(traces) = &self.traces {
+            traces.observe(&record);
+        }
         if self.stdout {
             log(&record, self.telemetry.redact);
         }
@@ -144,7 +156,7 @@ fn details(record: &Map<String, Value>, redact: bool) -> String {
         if !line.is_empty() {
             line.push(' ');
         }
-        let keep = !redact || k.ends_with("_id") || k.ends_with("sid") || matches!(k.as_str(), "source" | "peer" | "media" | "browser");
+        let keep = !redact || is_identifier(k);
         let text = match v {
             Value::String(s) => format!("{s:?}"),
             other => other.to_string(),

@@ -53,7 +53,17 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         init_logs(config.logs.format);
     }
     let telemetry = Arc::new(telemetry::Telemetry::new(config.logs.redact));
-    let sink = Arc::new(EventSink::open(config.events.file.as_deref(), config.events.stdout)?.with_telemetry(Arc::clone(&telemetry)));
+    // Calls that may be traced at once: the limit, and room for calls that are ending.
+    let max_traced = usize::try_from(config.limits.max_calls).unwrap_or(usize::MAX).saturating_mul(2);
+    let traces = telemetry::otel::CallTraces::start(&config.otel, config.logs.redact, max_traced)?;
+    if let Some(endpoint) = &config.otel.endpoint {
+        eprintln!("attendant: call traces to {endpoint} (OTLP/HTTP)");
+    }
+    let sink = Arc::new(
+        EventSink::open(config.events.file.as_deref(), config.events.stdout)?
+            .with_telemetry(Arc::clone(&telemetry))
+            .with_traces(traces.clone()),
+    );
 
     // One recognition pool per whisper model some tenant uses; the models load once.
     let mut pools: HashMap<String, Arc<RecognitionPool>> = HashMap::new();
@@ -115,7 +125,7 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(4096);
         let (stream_tx, stream_rx) = tokio::sync::mpsc::channel(1024);
         let streams = stream::StreamCalls::new(stream_tx);
@@ -162,7 +172,12 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         control.run(inbound_rx, notice_rx, stream_rx, shutdown_rx).await?;
         eprintln!("attendant: drained, exiting");
         Ok(())
-    })
+    });
+    // After the drain: the calls' spans are complete and go out before the process exits.
+    if let Some(traces) = &traces {
+        traces.shutdown();
+    }
+    served
 }
 
 /// The first SIGTERM (what Kubernetes sends) or SIGINT; its name.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::sip_calls::{pcap, sipp};
-use crate::support::{live_calls, repo_root, Worker};
+use crate::support::{live_calls, repo_root, OtlpReceiver, Worker};
 
 /// `/metrics` through the reference parser: its samples, or a panic naming the parse error.
 fn scrape(worker: &Worker) -> Vec<Value> {
@@ -62,11 +62,14 @@ const TENANT: &str = "[[tenants]]\nname = \"acme\"\nsources = [\"127.0.0.1/32\"]
 /// Two SIP calls fill the process's limit of two: readiness goes, a third call gets 503 with
 /// Retry-After, the calls show in `/v1/calls` with their transcript and in `/metrics`. Then
 /// SIGTERM: not ready, new calls refused, the two calls finish as the callers hang up, and the
-/// process exits 0.
+/// process exits 0. The trace collector meanwhile refuses every export (503): the worker says
+/// so on stderr and no call notices.
 #[test]
 fn calls_are_listed_counted_capped_and_drained_on_sigterm() {
     let _turn = live_calls();
-    let mut worker = Worker::start_with("ops", "", Some("[limits]\nmax_calls = 2\n[drain]\ntimeout_s = 60"), TENANT);
+    let collector = OtlpReceiver::answering("ops", 503);
+    let tenant = format!("{}{TENANT}", collector.config());
+    let mut worker = Worker::start_with("ops", "", Some("[limits]\nmax_calls = 2\n[drain]\ntimeout_s = 60"), &tenant);
     assert_eq!(wait_ready(&worker, 200, Duration::from_secs(5)), "ready");
     let before = scrape(&worker);
     assert_eq!(sample(&before, "attendant_ready", &[]), 1.0);
@@ -137,6 +140,9 @@ fn calls_are_listed_counted_capped_and_drained_on_sigterm() {
     let ends: Vec<&Value> = events.iter().filter(|e| e["event"] == "call_ended").collect();
     assert_eq!(ends.len(), 2, "{ends:#?}");
     assert!(!events.iter().any(|e| e["event"] == "drain_timeout"), "{events:#?}");
+    let stderr = worker.stderr();
+    let refused = format!("spans not accepted by http://127.0.0.1:{}/v1/traces", collector.port);
+    assert_eq!(stderr.matches(&refused).count(), 1, "one warning for a collector that keeps refusing:\n{stderr}");
 }
 
 /// A drain whose deadline passes with a call still up: the worker ends it (a media stream is
@@ -267,4 +273,12 @@ fn the_charts_worker_config_is_accepted_by_the_worker() {
     assert!(config.rtp.address.is_unspecified());
     assert_eq!((config.drain.timeout_s, config.limits.max_calls), (300, 100));
     assert_eq!(config.http.listen.map(|a| a.port()), Some(8080));
+    assert_eq!(config.otel.endpoint, None, "no trace export unless asked for");
+    // With a collector configured, the chart's [otel] section is one the worker takes.
+    let endpoint = "http://otel-collector.observability:4318/v1/traces";
+    let out = Command::new("python3").arg(repo_root().join("tools/k8s_check.py")).args(["--set", &format!("otel.endpoint={endpoint}"), "--worker-toml"]).output().expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let config = attendant_worker::serve::config::ServeConfig::parse(&text, &repo_root().join("config")).unwrap_or_else(|e| panic!("{e:#}\n{text}"));
+    assert_eq!(config.otel.endpoint.as_deref(), Some(endpoint));
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{contoso_flow, free_port, normalize, port_range, repo_root, word_errors, Worker};
+use crate::support::{contoso_flow, free_port, normalize, port_range, repo_root, word_errors, OtlpReceiver, Worker};
 
 pub(crate) struct SippRun {
     pub code: Option<i32>,
@@ -445,9 +445,10 @@ fn padded_ulaw(worker: &Worker, fixture: &str, lead_ms: u32, trail_ms: u32) -> S
 /// payment `lead_ms` into the call (`assistant/make-a-payment.wav`), then, 8 s after it, keys
 /// the account number and "1" (yes), and the scenario waits for the REFER. Business hours are
 /// switched off in a copy of the flow: the test must not depend on the time of day it runs at.
-fn payment_call_through_sipp(name: &str, lead_ms: u32) -> (Worker, SippRun, Vec<Value>) {
+/// `config` goes in the worker's config before the tenant.
+fn payment_call_through_sipp(name: &str, lead_ms: u32, config: &str) -> (Worker, SippRun, Vec<Value>) {
     let flow = contoso_flow(name, |text| text);
-    let tenant = format!("{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
+    let tenant = format!("{config}{LOOPBACK_TENANT}assistant = \"{}\"\n", flow.display());
     let worker = Worker::start(name, "", &tenant);
     // 8 s after the request: time enough for recognition on a loaded machine.
     let wav = padded_ulaw(&worker, "assistant/make-a-payment.wav", lead_ms, 8_000);
@@ -469,11 +470,14 @@ fn payment_call_through_sipp(name: &str, lead_ms: u32) -> (Worker, SippRun, Vec<
 /// A whole assistant call from an SBC: the sample tenant's greeting and menu are played as RTP,
 /// the caller says what they want, keys the account number and confirms with 1; the decision
 /// goes out as an event (intent, slot, target) and as a REFER to the chosen agent carrying the
-/// context in User-to-User and X-Attendant-* headers.
+/// context in User-to-User and X-Attendant-* headers. The call is also exported as an
+/// OpenTelemetry trace (OTLP/HTTP to tools/otlp_receiver.py): a call span with the decision,
+/// turn spans under it, the records as span events, the caller's number masked.
 #[test]
 fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
+    let receiver = OtlpReceiver::start("assistant");
     // The greeting and menu last about 18 s; the caller answers after 20 s.
-    let (worker, run, events) = payment_call_through_sipp("assistant", 20_000);
+    let (mut worker, run, events) = payment_call_through_sipp("assistant", 20_000, &receiver.config());
     for header in ["X-Attendant-Intent: payment", "X-Attendant-Queue: payments", "User-to-User:"] {
         assert!(run.messages.contains(header), "no {header} in:\n{}", run.messages);
     }
@@ -486,6 +490,66 @@ fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
     // Timed from the caller's last input (here the "1" key) to the decision.
     assert!(decision["timings"]["last_word_to_decision_ms"].as_u64().is_some_and(|ms| ms < 2_000), "{decision}");
     worker.wait_event("transfer_result", Duration::from_secs(10), |e| e["ok"] == true);
+    worker.wait_event("call_ended", Duration::from_secs(10), |_| true);
+
+    // The drain flushes the traces before the process exits.
+    worker.terminate();
+    let status = worker.wait_exit(Duration::from_secs(20)).expect("the worker did not exit");
+    assert!(status.success(), "exit status {status}");
+    check_call_trace(&receiver.spans(), &worker.events());
+}
+
+/// The trace of the payment call: one call span (server) with the decision's summary and the
+/// end reason, turn spans parented to it inside its time, every record an event.
+fn check_call_trace(spans: &[Value], events: &[Value]) {
+    let calls: Vec<&Value> = spans.iter().filter(|s| s["name"] == "call").collect();
+    assert_eq!(calls.len(), 1, "one call span expected: {spans:#?}");
+    let call = calls[0];
+    let a = &call["attributes"];
+    let started = events.iter().find(|e| e["event"] == "call_started").expect("call_started");
+    assert_eq!((call["kind"].as_str(), call["parent_span_id"].as_str()), (Some("SPAN_KIND_SERVER"), Some("")), "{call:#}");
+    assert_eq!(a["attendant.call_id"], started["call_id"], "{a:#}");
+    assert_eq!(a["attendant.tenant"], "acme", "{a:#}");
+    assert_eq!(a["attendant.decision.intent"], "payment", "{a:#}");
+    assert_eq!(a["attendant.decision.target.queue"], "payments", "{a:#}");
+    assert!(a["attendant.decision.confidence"].as_f64().is_some_and(|c| c > 0.0 && c <= 1.0), "{a:#}");
+    assert!(a["attendant.end_reason"].is_string(), "{a:#}");
+    assert_eq!(call["status"]["code"], "STATUS_CODE_OK", "{call:#}");
+    assert_eq!(call["resource"]["service.name"], "attendant", "{call:#}");
+    // The caller's number as the SBC sent it in the events file, masked in the trace.
+    let from = started["from"].as_str().expect("from");
+    assert!(from.contains("+1"), "{started}");
+    assert_eq!(a["attendant.from"].as_str(), Some(attendant_worker::serve::telemetry::redact::redact_numbers(from).as_str()), "{a:#}");
+    assert_ne!(a["attendant.from"].as_str(), Some(from));
+    let (start, end) = (call["start_time_unix_nano"].as_u64().unwrap_or(0), call["end_time_unix_nano"].as_u64().unwrap_or(0));
+    let ts = |e: &Value| e["ts_ms"].as_u64().unwrap_or(0) * 1_000_000;
+    assert_eq!(start, ts(started), "the call span starts at call_started");
+    // It ends with the call's last record (media_stats follows call_ended).
+    let last = events.iter().filter(|e| e["call_id"] == started["call_id"]).map(ts).max().unwrap_or(0);
+    assert_eq!(end, last, "the call span ends at the call's last record");
+
+    let turns: Vec<&Value> = spans.iter().filter(|s| s["name"] == "turn").collect();
+    assert!(!turns.is_empty(), "turn spans expected: {spans:#?}");
+    for turn in &turns {
+        assert_eq!((&turn["trace_id"], &turn["parent_span_id"]), (&call["trace_id"], &call["span_id"]), "{turn:#}");
+        let (t0, t1) = (turn["start_time_unix_nano"].as_u64().unwrap_or(0), turn["end_time_unix_nano"].as_u64().unwrap_or(0));
+        assert!(start <= t0 && t0 <= t1 && t1 <= end, "turn outside its call: {turn:#}");
+    }
+    // Every record of the call is an event of its span or of one of its turns.
+    let mut names: Vec<&str> = std::iter::once(call).chain(turns.iter().copied()).flat_map(|s| s["events"].as_array().into_iter().flatten()).filter_map(|e| e["name"].as_str()).collect();
+    let mut expected: Vec<String> = events
+        .iter()
+        .filter(|e| e["call_id"] == started["call_id"] && e["event"] != "call_started")
+        .map(|e| match (e["event"].as_str(), e["flow"].as_str()) {
+            (Some("flow"), Some(step)) => format!("flow.{step}"),
+            (name, _) => name.unwrap_or("?").to_owned(),
+        })
+        .collect();
+    names.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "span events vs the call's records");
+    let decision = turns.iter().chain(std::iter::once(&call)).flat_map(|s| s["events"].as_array().into_iter().flatten()).find(|e| e["name"] == "decision").expect("decision event");
+    assert_eq!(decision["attributes"]["intent"], "payment", "{decision:#}");
 }
 
 /// Barge-in on a real call: the caller asks for a payment 4 s into the call, over the menu
@@ -495,7 +559,7 @@ fn assistant_call_through_sipp_ends_in_a_refer_with_the_decision() {
 fn caller_speech_over_the_menu_prompt_barges_in_through_sipp() {
     // The request at 4 s, over the menu prompt (which follows a 2 s greeting); the keys come
     // during the account prompt: keys during a prompt are type-ahead.
-    let (worker, _, events) = payment_call_through_sipp("bargein", 4_000);
+    let (worker, _, events) = payment_call_through_sipp("bargein", 4_000, "");
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     let at = |name: &str| names.iter().position(|n| *n == name).unwrap_or_else(|| panic!("no {name} event: {names:?}"));
     assert!(at("prompt_paused") < at("barge_in") && at("barge_in") < at("prompt_interrupted"), "{names:?}");

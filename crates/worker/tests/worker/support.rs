@@ -122,6 +122,8 @@ pub struct Worker {
     pub sip_port: u16,
     /// The HTTP API's port (media streams too), when started with one.
     pub http_port: Option<u16>,
+    /// Everything the process has written on stderr so far.
+    stderr: std::sync::Arc<Mutex<String>>,
 }
 
 impl Worker {
@@ -164,22 +166,31 @@ impl Worker {
         let ready = if http_port.is_some() { "HTTP on" } else { "SIP on tcp" };
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let seen = std::sync::Arc::new(Mutex::new(String::new()));
+        let shared = std::sync::Arc::clone(&seen);
         std::thread::spawn(move || {
-            let mut seen = String::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                seen.push_str(&line);
-                seen.push('\n');
+                {
+                    let mut seen = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
                 if line.contains(ready) {
                     let _ = tx.send(Ok(()));
                 }
             }
-            let _ = tx.send(Err(seen));
+            let _ = tx.send(Err(shared.lock().unwrap_or_else(|p| p.into_inner()).clone()));
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(())) => Self { child, dir, sip_port, http_port },
+            Ok(Ok(())) => Self { child, dir, sip_port, http_port, stderr: seen },
             Ok(Err(stderr)) => panic!("attendant serve exited: {stderr}"),
             Err(_) => panic!("attendant serve did not start within 60 s"),
         }
+    }
+
+    /// What the process has written on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn events(&self) -> Vec<Value> {
@@ -346,4 +357,53 @@ fn normalize_scores_spoken_and_written_numbers_alike() {
     assert_eq!(word_errors(&r, &normalize("I want to pay my bills")), 1);
     assert_eq!(word_errors(&r, &normalize("")), 6);
     assert_eq!(word_errors(&r, &r), 0);
+}
+
+/// `tools/otlp_receiver.py`: an OTLP/HTTP traces endpoint decoding with OpenTelemetry's own
+/// protobuf classes, writing each span it gets as a JSON line.
+pub struct OtlpReceiver {
+    child: Child,
+    out: PathBuf,
+    pub port: u16,
+}
+
+impl OtlpReceiver {
+    pub fn start(name: &str) -> Self {
+        Self::answering(name, 200)
+    }
+
+    /// A collector answering every export with `status` (503: overloaded, say).
+    pub fn answering(name: &str, status: u16) -> Self {
+        let out = std::env::temp_dir().join(format!("attendant-otlp-{}-{name}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&out);
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("tools/otlp_receiver.py"))
+            .arg(&out)
+            .args(["--status", &status.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 tools/otlp_receiver.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("receiver's port");
+        let port = line.trim().strip_prefix("listening ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("otlp_receiver said {line:?} (pip install opentelemetry-proto)"));
+        Self { child, out, port }
+    }
+
+    /// The `[otel]` section pointing a worker here.
+    pub fn config(&self) -> String {
+        format!("[otel]\nendpoint = \"http://127.0.0.1:{}/v1/traces\"\n", self.port)
+    }
+
+    pub fn spans(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("span JSON")).collect()
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

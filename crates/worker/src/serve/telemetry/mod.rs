@@ -9,6 +9,7 @@
 //! construction.
 
 pub mod calls;
+pub mod otel;
 pub mod prom;
 pub mod redact;
 

@@ -67,6 +67,12 @@ fn is_separator(c: char) -> bool {
     matches!(c, '-' | ' ' | '(' | ')')
 }
 
+/// Whether a record field is an identifier or address a reader greps for (call ids, SIDs, the
+/// peer's socket address), which masking leaves alone even when it holds digit runs.
+pub fn is_identifier(key: &str) -> bool {
+    key.ends_with("_id") || key.ends_with("sid") || matches!(key, "source" | "peer" | "media" | "browser")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
