@@ -772,7 +772,7 @@ SERVE_FIELDS = {
     "sip": {"udp", "tcp", "advertised_host", "answer_after_ms"},
     "rtp": {"address", "port_min", "port_max"},
     "events": {"file", "stdout"},
-    "compute": {"decoders", "queue", "keypad_after_ms", "decoder_nice"},
+    "compute": {"decoders", "cores", "queue", "keypad_after_ms", "decoder_nice"},
     "http": {"listen", "loopback_without_token"},
     "drain": {"timeout_s"},
     "limits": {"max_calls"},

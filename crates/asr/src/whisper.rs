@@ -106,6 +106,12 @@ impl Decoder {
         &self.config
     }
 
+    /// Threads of the next decodes (at least 1). A pool sharing its cores between decoders sets
+    /// this per decode; whisper.cpp sizes its work buffers per decode, so it may change freely.
+    pub fn set_threads(&mut self, threads: u16) {
+        self.config.threads = threads.max(1);
+    }
+
     /// Transcribes one turn of 16 kHz mono audio (at most 30 s). `prompt` overrides the
     /// configured initial prompt for this call.
     pub fn recognize(&mut self, audio: &[f32], prompt: Option<&str>) -> Result<Recognition, AsrError> {

@@ -193,6 +193,12 @@ impl CallGraph {
     }
 
     /// The Silero stream, when this call uses Silero, for batched inference between the steps.
+    /// Whether the caller is mid-turn (speech started, its end not decided yet): a decode for
+    /// this call is on its way.
+    pub fn in_turn(&self) -> bool {
+        self.endpointer.in_turn()
+    }
+
     pub fn silero_stream(&mut self) -> Option<&mut SileroStream> {
         match &mut self.detector {
             Detector::Silero(s) => Some(s),

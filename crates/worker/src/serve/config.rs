@@ -125,8 +125,14 @@ impl Default for HttpConfig {
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComputeConfig {
-    /// Whisper decoders, each on its own thread with `asr.threads` threads. Default 1.
+    /// Whisper decoders: decoding states on their own threads, the most turns decoded at once.
+    /// 0, the default: one per core of `cores`.
     pub decoders: u16,
+    /// Cores the decoders share. Each decode runs on 1 to `asr.threads` threads, as many as
+    /// are free with the queue shared out: one turn alone gets `asr.threads`, turns that queue
+    /// get one each. 0, the default: the CPUs this process may use (its cgroup's quota in a
+    /// container).
+    pub cores: u16,
     /// Recognition jobs (finals; partials never wait) that may wait for a decoder before new
     /// ones are refused. 0, the default: `limits.max_calls`, one per call the process admits,
     /// so a burst of callers ending their turns together is queued (and, if too late, moved to
@@ -144,6 +150,19 @@ pub struct ComputeConfig {
 }
 
 impl ComputeConfig {
+    /// The recognition pool's cores and decoders, 0s resolved.
+    pub fn pool_shape(&self) -> (usize, usize) {
+        let cores = match self.cores {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => usize::from(n),
+        };
+        let decoders = match self.decoders {
+            0 => cores.min(64),
+            n => usize::from(n),
+        };
+        (cores, decoders)
+    }
+
     /// The recognition queue's capacity: `queue`, or the process's call limit when 0.
     pub fn queue_capacity(&self, limits: &LimitsConfig) -> usize {
         match self.queue {
@@ -155,7 +174,7 @@ impl ComputeConfig {
 
 impl Default for ComputeConfig {
     fn default() -> Self {
-        Self { decoders: 1, queue: 0, keypad_after_ms: 3000, decoder_nice: 10 }
+        Self { decoders: 0, cores: 0, queue: 0, keypad_after_ms: 3000, decoder_nice: 10 }
     }
 }
 
@@ -347,8 +366,11 @@ impl ServeConfig {
         if self.compute.decoder_nice > 19 {
             return Err(error("compute.decoder_nice", "must be between 0 and 19"));
         }
-        if self.compute.decoders == 0 || self.compute.decoders > 64 {
-            return Err(error("compute.decoders", "must be between 1 and 64"));
+        if self.compute.decoders > 64 {
+            return Err(error("compute.decoders", "must be between 0 (one per core) and 64"));
+        }
+        if self.compute.cores > 1024 {
+            return Err(error("compute.cores", "must be between 0 (the CPUs this process may use) and 1024"));
         }
         self.otel.validate().map_err(|(field, why)| error(format!("otel.{field}"), why))?;
         crate::validate(&self.graph).map_err(|e| error("graph", e.to_string()))?;

@@ -76,8 +76,10 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
         }
         let file = if g.asr.model == "base" { ModelFile::WhisperBase } else { ModelFile::WhisperTinyEn };
         let whisper = asr::WhisperModel::load(&models.require(file)?)?;
-        let pool = Arc::new(RecognitionPool::start_niced(&whisper, &g.asr, usize::from(config.compute.decoders), config.compute.queue_capacity(&config.limits), i32::from(config.compute.decoder_nice))?.with_telemetry(Arc::clone(&telemetry)));
+        let (cores, decoders) = config.compute.pool_shape();
+        let pool = Arc::new(RecognitionPool::start_niced(&whisper, &g.asr, decoders, cores, config.compute.queue_capacity(&config.limits), i32::from(config.compute.decoder_nice))?.with_telemetry(Arc::clone(&telemetry)));
         telemetry.add_queue(&g.asr.model, Arc::clone(&pool));
+        eprintln!("attendant: recognition ({}) on {decoders} decoders sharing {cores} cores, 1 to {} threads a decode", g.asr.model, g.asr.threads);
         pools.insert(g.asr.model.clone(), pool);
     }
     let silero = if needs_silero {

@@ -15,7 +15,7 @@
 //! it) instead of blocking a call's media or growing without bound.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use asr::{AsrConfig, AsrError, Recognition, WhisperModel};
@@ -49,6 +49,14 @@ struct Queues {
     idle: usize,
     /// Per decoder: whether it is decoding a partial that a final may abort.
     running_partial: Vec<bool>,
+    /// Cores the decodes share, and how many of them running decodes hold.
+    cores: usize,
+    cores_in_use: usize,
+    /// The most threads one decode gets (`asr.threads`).
+    max_threads: usize,
+    /// Callers of this pool mid-turn, as the media thread last counted them: each will submit
+    /// a decode soon (its speculative or final).
+    turns_in_progress: usize,
 }
 
 impl Queues {
@@ -58,7 +66,31 @@ impl Queues {
 
     /// Whether a job submitted now would start at once.
     fn decoder_free(&self) -> bool {
-        self.idle > self.len()
+        self.idle > self.len() && self.cores_in_use < self.cores
+    }
+
+    /// Threads for the job a decoder is taking now: the free cores shared with the jobs the
+    /// other idle decoders could start at the same time, 1 to `max_threads`. None while every
+    /// core is held (the job waits for a decode to finish).
+    ///
+    /// On 2 cores this is one decode on 2 threads when one caller is speaking (the lowest
+    /// latency of a turn) and two decodes on 1 thread each when turns queue or other callers
+    /// are mid-turn (whisper's threads synchronise
+    /// per operation, so two narrow decodes finish more turns per second than one wide one).
+    /// Never more threads than cores: ggml's threads spin at their barriers, and four of them
+    /// on two cores decoded ten times slower.
+    fn threads_for_next(&self) -> Option<usize> {
+        let free = self.cores.saturating_sub(self.cores_in_use);
+        if free == 0 {
+            return None;
+        }
+        // `idle` still counts the decoder asking; `len` still counts the job it takes. Turns
+        // still being spoken count as jobs about to arrive: a wide decode started now would
+        // hold every core when their speculative decodes come (under steady load, arrivals
+        // a few hundred ms apart, that serialised every turn behind a 2-thread decode).
+        let expected = self.len().max(self.turns_in_progress);
+        let others = expected.saturating_sub(1).min(self.idle.saturating_sub(1));
+        Some((free / (1 + others)).clamp(1, self.max_threads.max(1)))
     }
 
     /// The job a free decoder takes: the oldest final, else the oldest partial.
@@ -96,19 +128,23 @@ struct Shared {
     partials_decoded: AtomicU64,
     partials_skipped: AtomicU64,
     partials_preempted: AtomicU64,
+    /// The last `set_turns_in_progress` value, so an unchanged count skips the lock.
+    turns_hint: AtomicUsize,
     /// Where queue waits are recorded, once `serve` has set it.
     telemetry: std::sync::OnceLock<Arc<super::telemetry::Telemetry>>,
 }
 
 impl Shared {
-    fn new(decoders: usize) -> Self {
+    fn new(decoders: usize, cores: usize, max_threads: usize) -> Self {
+        let queues = Queues { running_partial: vec![false; decoders], cores: cores.max(1), max_threads, ..Queues::default() };
         Shared {
-            queues: Mutex::new(Queues { running_partial: vec![false; decoders], ..Queues::default() }),
+            queues: Mutex::new(queues),
             ready: Condvar::new(),
             aborts: (0..decoders).map(|_| AtomicBool::new(false)).collect(),
             partials_decoded: AtomicU64::new(0),
             partials_skipped: AtomicU64::new(0),
             partials_preempted: AtomicU64::new(0),
+            turns_hint: AtomicUsize::new(0),
             telemetry: std::sync::OnceLock::new(),
         }
     }
@@ -131,15 +167,16 @@ impl std::fmt::Debug for RecognitionPool {
 }
 
 impl RecognitionPool {
-    /// Starts `decoders` threads, each with its own (warmed-up) decoder of `model`.
-    pub fn start(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, capacity: usize) -> Result<Self, AsrError> {
-        Self::start_niced(model, config, decoders, capacity, 0)
+    /// Starts `decoders` threads, each with its own (warmed-up) decoder of `model`. The decodes
+    /// share `cores`; each runs on 1 to `config.threads` threads (see `Queues::threads_for_next`).
+    pub fn start(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, cores: usize, capacity: usize) -> Result<Self, AsrError> {
+        Self::start_niced(model, config, decoders, cores, capacity, 0)
     }
 
     /// As [`RecognitionPool::start`], the threads at nice value `nice` (Linux: per thread;
     /// whisper's compute threads, created by them, inherit it).
-    pub fn start_niced(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, capacity: usize, nice: i32) -> Result<Self, AsrError> {
-        let shared = Arc::new(Shared::new(decoders));
+    pub fn start_niced(model: &Arc<WhisperModel>, config: &AsrConfig, decoders: usize, cores: usize, capacity: usize, nice: i32) -> Result<Self, AsrError> {
+        let shared = Arc::new(Shared::new(decoders, cores, usize::from(config.threads)));
         let mut workers = Vec::with_capacity(decoders);
         for i in 0..decoders {
             let mut decoder = model.decoder(config.clone())?;
@@ -202,6 +239,14 @@ impl RecognitionPool {
         Ok(())
     }
 
+    /// Tells the pool how many of its callers are mid-turn (the media thread, every tick). It
+    /// only sets how wide the next decodes are (see `Queues::threads_for_next`).
+    pub fn set_turns_in_progress(&self, turns: usize) {
+        if self.shared.turns_hint.swap(turns, Ordering::Relaxed) != turns {
+            self.shared.lock().turns_in_progress = turns;
+        }
+    }
+
     /// Jobs waiting for a decoder.
     pub fn queued(&self) -> usize {
         self.shared.lock().len()
@@ -226,31 +271,41 @@ impl Drop for RecognitionPool {
 
 fn run(index: usize, decoder: &mut asr::Decoder, shared: &Shared) {
     loop {
-        let job = {
+        let (job, threads) = {
             let mut q = shared.lock();
             q.idle += 1;
-            let job = loop {
-                if let Some(job) = q.next() {
-                    break job;
+            let (job, threads) = loop {
+                if let Some(threads) = q.threads_for_next() {
+                    if let Some(job) = q.next() {
+                        break (job, threads);
+                    }
                 }
-                if q.stopped {
+                if q.stopped && q.len() == 0 {
                     return;
                 }
                 q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
             };
             q.idle -= 1;
+            q.cores_in_use += threads;
             // Under the lock, so a final's abort always targets this job, never the next.
             q.running_partial[index] = !job.is_final;
             shared.aborts[index].store(false, Ordering::Relaxed);
-            job
+            (job, threads)
         };
         if let Some(t) = shared.telemetry.get() {
             t.queue_wait.observe_duration(job.queued_at.elapsed());
         }
         // The lock is not held while decoding.
         let abort = (!job.is_final).then_some(&shared.aborts[index]);
+        decoder.set_threads(u16::try_from(threads).unwrap_or(u16::MAX));
         let result = decoder.recognize_abortable(&job.audio, job.prompt.as_deref(), abort);
-        shared.lock().running_partial[index] = false;
+        {
+            let mut q = shared.lock();
+            q.running_partial[index] = false;
+            q.cores_in_use -= threads;
+        }
+        // Freed cores may let a decoder that found none take the next job.
+        shared.ready.notify_all();
         if !job.is_final {
             let counter = if matches!(result, Err(AsrError::Aborted)) { &shared.partials_preempted } else { &shared.partials_decoded };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -266,7 +321,7 @@ mod tests {
     /// A pool with no decoder threads, to look at its queue; `free` decoders count as idle
     /// (nothing takes their jobs).
     fn idle(capacity: usize, free: usize) -> RecognitionPool {
-        let shared = Shared::new(free.max(2));
+        let shared = Shared::new(free.max(2), free.max(2), 1);
         shared.lock().idle = free;
         RecognitionPool { shared: Arc::new(shared), capacity, workers: Vec::new() }
     }
@@ -336,6 +391,45 @@ mod tests {
         pool.shared.aborts[1].store(false, Ordering::Relaxed);
         submit(&pool, key("b", 1), true).unwrap();
         assert!(!pool.shared.aborts[1].load(Ordering::Relaxed));
+    }
+
+    /// The queue state a decoder sees when it looks for work: `idle` decoders (itself
+    /// included), `queued` finals, `in_use` of 2 cores held, up to 2 threads a decode.
+    fn two_cores(idle: usize, queued: usize, in_use: usize) -> Queues {
+        let mut q = Queues { idle, cores: 2, cores_in_use: in_use, max_threads: 2, ..Queues::default() };
+        for i in 0..queued {
+            let reply: Reply = Box::new(|_| {});
+            q.finals.push_back(Job { key: key("c", i as u32), is_final: true, queued_at: std::time::Instant::now(), audio: Vec::new(), prompt: None, reply });
+        }
+        q
+    }
+
+    #[test]
+    fn a_lone_turn_gets_every_core_and_queued_turns_share_them() {
+        // Alone: both cores.
+        assert_eq!(two_cores(2, 1, 0).threads_for_next(), Some(2));
+        // Two turns waiting, two decoders idle: one core each.
+        assert_eq!(two_cores(2, 2, 0).threads_for_next(), Some(1));
+        // The second decoder, after the first took its core.
+        assert_eq!(two_cores(1, 1, 1).threads_for_next(), Some(1));
+        // Many queued but only this decoder idle: it still gets what is free.
+        assert_eq!(two_cores(1, 5, 0).threads_for_next(), Some(2));
+        // Every core held: the turn waits (no oversubscription), and nothing counts as free.
+        let busy = two_cores(1, 1, 2);
+        assert_eq!(busy.threads_for_next(), None);
+        assert!(!two_cores(2, 0, 2).decoder_free());
+        assert!(two_cores(2, 0, 1).decoder_free());
+        // One turn queued but another caller mid-turn: one core, the other kept for them.
+        let mut spoken = two_cores(2, 1, 0);
+        spoken.turns_in_progress = 2;
+        assert_eq!(spoken.threads_for_next(), Some(1));
+        // Only its own turn in progress: both cores.
+        spoken.turns_in_progress = 1;
+        assert_eq!(spoken.threads_for_next(), Some(2));
+        // Never above asr.threads.
+        let mut wide = two_cores(1, 1, 0);
+        (wide.cores, wide.max_threads) = (8, 4);
+        assert_eq!(wide.threads_for_next(), Some(4));
     }
 
     #[test]

@@ -214,6 +214,8 @@ type Notices = tokio::sync::mpsc::UnboundedSender<MediaNotice>;
 pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Option<SileroModel>, sink: Arc<EventSink>) {
     let mut calls: Vec<Running> = Vec::new();
     let mut datagram = vec![0u8; MAX_DATAGRAM];
+    // Callers mid-turn per recognition pool, counted each tick (kept to reuse its capacity).
+    let mut turns: Vec<(Arc<RecognitionPool>, usize)> = Vec::new();
     let mut next_tick = Instant::now();
     let mut load = load::LoadStats::new(next_tick);
     loop {
@@ -277,6 +279,7 @@ pub fn run(commands: Receiver<MediaCommand>, notices: Notices, mut silero: Optio
             }
             send(c, now, &notices);
         }
+        count_turns(&calls, &mut turns);
         let done = Instant::now();
         load.tick(next_tick, now, done, calls.len(), TICK);
         if !calls.is_empty() {
@@ -558,6 +561,24 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
             }
         }
     }
+}
+
+/// Tells each recognition pool how many of its callers are mid-turn, so a decode that starts
+/// while others are speaking leaves them a core (see `pool::Queues::threads_for_next`).
+fn count_turns(calls: &[Running], turns: &mut Vec<(Arc<RecognitionPool>, usize)>) {
+    turns.iter_mut().for_each(|t| t.1 = 0);
+    for c in calls {
+        let n = usize::from(c.started && c.call.graph.in_turn());
+        match turns.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &c.call.pool)) {
+            Some(t) => t.1 += n,
+            None => turns.push((Arc::clone(&c.call.pool), n)),
+        }
+    }
+    for (pool, n) in turns.iter() {
+        pool.set_turns_in_progress(*n);
+    }
+    // A pool no call uses any more is forgotten once it has been told it has none.
+    turns.retain(|t| t.1 > 0 || calls.iter().any(|c| Arc::ptr_eq(&t.0, &c.call.pool)));
 }
 
 /// One outbound frame: the prompt while it lasts, then silence; and RTCP when due.
