@@ -26,6 +26,8 @@ Usage
   ct2_to_ggml.py MODEL.bin --mel-filters mel_filters.npz --tiktoken gpt2.tiktoken -o OUT
   ct2_to_ggml.py --check ggml-model.bin      # re-parse and validate a ggml file
   ct2_to_ggml.py --self-test                 # synthetic round trip, exit 1 on failure
+  ct2_to_ggml.py --weights q8_0 ggml-model.bin -o ggml-model-q8_0.bin   # or bf16: a variant
+                                             # of an f16 file, for benchmarks (benches/README.md)
 
 The work is done by the ggml_convert package next to this file; this is its
 command line. Importable: ``convert()``, ``read_ct2()``, ``read_ggml()``,
@@ -48,6 +50,7 @@ if _TOOLS not in sys.path:
 
 from ggml_convert import ConversionError, check_file, convert, self_test  # noqa: E402
 from ggml_convert import read_ct2, read_ggml, validate_ggml  # noqa: E402,F401  (re-exported)
+from ggml_convert.quantize import quantize_q8_0  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--check", type=Path, metavar="GGML",
                     help="re-parse a ggml file, print hparams and tensors, validate against whisper.cpp's list")
     ap.add_argument("--brief", action="store_true", help="with --check: omit the tensor list")
+    ap.add_argument("--weights", choices=("q8_0", "bf16"),
+                    help="write a q8_0 or bf16 variant of the f16 ggml file given as MODEL to -o")
     ap.add_argument("--self-test", action="store_true",
                     help="convert synthetic models and compare; exit 1 on failure")
     args = ap.parse_args(argv)
@@ -80,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if self_test() else 1
         if args.check:
             return 0 if check_file(args.check, verbose=not args.brief) else 1
+        if args.weights:
+            if len(args.model) != 1 or not args.output:
+                ap.error("--weights needs one f16 ggml file and -o OUTPUT")
+            converted, kept = quantize_q8_0(args.model[0], args.output, args.weights)
+            print(f"wrote {args.output}: {converted} matrices {args.weights}, {kept} tensors as they were")
+            return 0
         if not args.model or not args.output:
             ap.error("give model.bin part(s) and -o OUTPUT (or --check / --self-test)")
         mel = args.mel_filters or (args.assets / "mel_filters.npz" if args.assets else None)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Sequence
 
 from .errors import ConversionError
-from .layout import GGML_F16, GGML_MAGIC, GGML_TYPE_NAMES, GGML_TYPE_SIZE, HParams, expected_tensors
+from .layout import GGML_F16, GGML_MAGIC, GGML_TYPE_BLOCK, GGML_TYPE_NAMES, GGML_TYPE_SIZE, HParams, expected_tensors
 from .mapping import Piece, iter_tensor_bytes
 
 
@@ -107,14 +107,17 @@ def read_ggml(path: Path | str) -> GgmlFile:
         tensors = []
         while f.tell() < size:
             n_dims, name_len, ttype = struct.unpack("<iii", read(12, "tensor header"))
-            if not 1 <= n_dims <= 4 or not 0 < name_len < 256 or ttype not in GGML_TYPE_SIZE:
+            if not 1 <= n_dims <= 4 or not 0 < name_len < 256 or ttype not in GGML_TYPE_BLOCK:
                 raise ConversionError(
                     f"{path}: bad tensor header at byte {f.tell() - 12}: "
                     f"n_dims={n_dims} name_len={name_len} type={ttype}"
                 )
             ne = struct.unpack(f"<{n_dims}i", read(4 * n_dims, "tensor dims"))
             name = read(name_len, "tensor name").decode("utf-8")
-            nbytes = math.prod(ne) * GGML_TYPE_SIZE[ttype]
+            per_block, block_bytes = GGML_TYPE_BLOCK[ttype]
+            if ne[0] % per_block:
+                raise ConversionError(f"{path}: tensor '{name}' rows of {ne[0]} are not whole {GGML_TYPE_NAMES[ttype]} blocks")
+            nbytes = math.prod(ne) // per_block * block_bytes
             offset = f.tell()
             if offset + nbytes > size:
                 raise ConversionError(f"{path}: tensor '{name}' data runs past end of file")

@@ -10,8 +10,12 @@ GGML_MAGIC = 0x67676D6C  # "ggml"
 # ggml tensor types as written in the file.
 GGML_F32 = 0
 GGML_F16 = 1
-GGML_TYPE_NAMES = {GGML_F32: "f32", GGML_F16: "f16"}
-GGML_TYPE_SIZE = {GGML_F32: 4, GGML_F16: 2}
+GGML_Q8_0 = 8   # blocks of 32: f16 scale + 32 int8 (quantize.py)
+GGML_BF16 = 30
+GGML_TYPE_NAMES = {GGML_F32: "f32", GGML_F16: "f16", GGML_Q8_0: "q8_0", GGML_BF16: "bf16"}
+GGML_TYPE_SIZE = {GGML_F32: 4, GGML_F16: 2, GGML_BF16: 2}
+# (values per block, bytes per block) of every type a file may hold.
+GGML_TYPE_BLOCK = {GGML_F32: (1, 4), GGML_F16: (1, 2), GGML_Q8_0: (32, 34), GGML_BF16: (1, 2)}
 
 
 @dataclass

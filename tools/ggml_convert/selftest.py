@@ -279,6 +279,43 @@ def _case_bf16() -> None:
     _expect(_to_f32_values(Piece("b", bf, (2,))) == [1.0, -2.0], "bfloat16 decoding")
 
 
+def _case_weights() -> None:
+    from .quantize import quantize_q8_0
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        paths, ref, h, (npz, tik, _mel, _toks) = _synthetic(tmp)
+        f16 = tmp / "ggml.bin"
+        convert(paths, npz, tik, f16, warn=lambda _m: None)
+        src = read_ggml(f16)
+        for kind, ftype, ttype in (("q8_0", 2007, 8), ("bf16", 24, 30)):
+            out = tmp / f"ggml-{kind}.bin"
+            converted, kept = quantize_q8_0(f16, out, kind)
+            g = read_ggml(out)
+            _expect(g.hparams.ftype == ftype, f"{kind}: ftype {g.hparams.ftype}")
+            _expect(converted + kept == len(src.tensors) and converted > 0, f"{kind}: {converted} + {kept} tensors")
+            raw = out.read_bytes()
+            for a, b in zip(src.tensors, g.tensors):
+                _expect((a.name, a.shape) == (b.name, b.shape), f"{kind}: tensor order or shape of '{a.name}'")
+                if b.ggml_type == a.ggml_type:
+                    _expect(raw[b.offset:b.offset + b.nbytes] == f16.read_bytes()[a.offset:a.offset + a.nbytes],
+                            f"{kind}: kept tensor '{a.name}' changed")
+                    continue
+                _expect(b.ggml_type == ttype and len(a.shape) == 2, f"{kind}: '{a.name}' converted")
+                vals = ref[a.name] if a.name in ref else src.tensor_values(a.name)
+                data = raw[b.offset:b.offset + b.nbytes]
+                if kind == "bf16":
+                    got = [struct.unpack("<f", struct.pack("<I", v << 16))[0]
+                           for v in struct.unpack(f"<{len(vals)}H", data)]
+                    _expect(all(abs(x - y) <= abs(x) / 128 for x, y in zip(vals, got)), f"bf16 values of '{a.name}'")
+                else:
+                    for k in range(len(vals) // 32):
+                        scale, *qs = struct.unpack("<e32b", data[34 * k:34 * k + 34])
+                        block = vals[32 * k:32 * k + 32]
+                        _expect(max(map(abs, qs)) == 127 or scale == 0, f"q8_0 scale of '{a.name}' block {k}")
+                        _expect(all(abs(x - q * scale) <= scale * 0.51 + 1e-3 * abs(x) for x, q in zip(block, qs)),
+                                f"q8_0 values of '{a.name}' block {k}")
+
+
 def self_test() -> bool:
     cases: list[tuple[str, Callable[[], None]]] = [
         ("round trip, f16 source, one file", _case_roundtrip()),
@@ -300,6 +337,7 @@ def self_test() -> bool:
         ("validator catches a renamed tensor", _case_validator_rename),
         ("refuses f16 overflow", _case_f16_overflow),
         ("decodes bfloat16", _case_bf16),
+        ("q8_0 and bf16 variants of an f16 file", _case_weights),
     ]
     passed = failed = 0
     for label, fn in cases:
