@@ -62,6 +62,9 @@ if [[ -z ${SIP_LOAD_BIN:-} ]]; then
 fi
 BIN=${ATTENDANT_BIN:-$TARGET/release/attendant}
 CLIENT=${SIP_LOAD_BIN:-$TARGET/release/examples/sip_load}
+for b in "$BIN" "$CLIENT"; do
+    [[ -x $b ]] || { echo "sip_loadgen: $b is not an executable (build it, or unset the variable that names it)" >&2; exit 2; }
+done
 
 # shellcheck source=tools/loadgen_lib.sh
 source "$ROOT/tools/loadgen_lib.sh"

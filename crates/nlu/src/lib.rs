@@ -30,3 +30,9 @@ pub use intent::{
     CalibrationSummary, Classification, ClassifierConfig, IntentClassifier, IntentSpec, MatchSource,
 };
 pub use slots::{spoken_digits, yes_no};
+
+/// The everyday sentences calibration uses as negatives unless
+/// [`ClassifierConfig::builtin_negatives`] is off (for tools that study the classifier).
+pub fn builtin_negatives() -> &'static [&'static str] {
+    calibrate::BACKGROUND
+}
