@@ -24,11 +24,12 @@ pub(crate) fn contoso() -> &'static Assistant {
     })
 }
 
-/// What whisper heard in a single-utterance fixture (all final turns joined).
+/// What whisper heard in a single-utterance fixture (all final turns joined), with the tenant's
+/// recognition prompt as a call of that tenant has it.
 fn heard(f: &Fixture) -> String {
     let produced = {
         let mut engines = engines();
-        transcribe_file(&f.file(), &mut engines, &GraphConfig::default(), None).unwrap_or_else(|e| panic!("{}: {e}", f.path))
+        transcribe_file(&f.file(), &mut engines, &GraphConfig::default(), contoso().recognition_prompt.clone()).unwrap_or_else(|e| panic!("{}: {e}", f.path))
     };
     finals(&produced).iter().map(|t| t.recognition.text.trim().to_owned()).collect::<Vec<_>>().join(" ")
 }
