@@ -138,6 +138,15 @@ pub struct FlowFile {
     pub flow: FlowConfig,
     /// Queues, agents, callback policy. Required.
     pub routing: routing::RoutingConfig,
+    // The same file also holds the worker's per-tenant settings (its `AssistantFile`): taken
+    // here without being read, so that a whole tenant file loads and a misspelt key is still
+    // an error.
+    #[serde(default)]
+    webhook: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    recognition_prompt: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    end_silence_ms: Option<serde::de::IgnoredAny>,
 }
 
 impl FlowFile {
