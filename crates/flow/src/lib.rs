@@ -141,12 +141,12 @@ pub struct FlowFile {
     // The same file also holds the worker's per-tenant settings (its `AssistantFile`): taken
     // here without being read, so that a whole tenant file loads and a misspelt key is still
     // an error.
-    #[serde(default)]
-    webhook: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    recognition_prompt: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    end_silence_ms: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "webhook")]
+    _webhook: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "recognition_prompt")]
+    _recognition_prompt: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "end_silence_ms")]
+    _end_silence_ms: Option<serde::de::IgnoredAny>,
 }
 
 impl FlowFile {

@@ -33,7 +33,9 @@ pub struct AssistantFile {
     /// Where decisions are POSTed besides the call's own channel (REFER). Default none.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
-    /// Text that biases recognition toward the tenant's vocabulary. Default none.
+    /// Text that biases recognition toward the tenant's vocabulary, on the turns that answer
+    /// an open question (the menu); digit and yes/no answers are decoded without it (see
+    /// [`Assistant::vocabulary_for`]). Default none.
     #[serde(default)]
     pub recognition_prompt: Option<String>,
     /// Silence that ends a caller's turn on this tenant's calls (the endpointer's
@@ -113,6 +115,18 @@ impl Assistant {
             webhook: file.webhook.clone(),
             recognition_prompt: file.recognition_prompt.clone(),
         })
+    }
+
+    /// Whether the recognition prompt applies to the answer the dialogue now expects. A
+    /// vocabulary prompt helps whisper with the words of an open answer ("my router keeps
+    /// dropping"), but biases spoken digits: on the blind caller set it took intent accuracy
+    /// from 90.5% to 92.9%, and on all turns it took misheard slot answers (digit strings)
+    /// from 2 to 3 of 25. So digit strings and yes/no are decoded without it.
+    pub fn vocabulary_for(expect: flow::Expect) -> bool {
+        match expect {
+            flow::Expect::Intent => true,
+            flow::Expect::Digits | flow::Expect::YesNo => false,
+        }
     }
 
     /// A prompt's audio at `rate`: text through the renderer's cache, WAV files decoded.

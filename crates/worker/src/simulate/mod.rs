@@ -96,6 +96,9 @@ struct Sim<'a> {
     duplex: duplex::Duplex,
     /// The next `Listen` follows a barge-in: the caller is already answering.
     listen_is_barge_in: bool,
+    /// Whether the tenant's recognition prompt goes with decodes (off while the dialogue
+    /// collects digits or a yes/no: `Assistant::vocabulary_for`).
+    vocabulary: bool,
     /// `interject_at` has come: the first answer was started over the prompts.
     interjected: bool,
     answers_given: u32,
@@ -141,6 +144,7 @@ impl<'a> Sim<'a> {
             now: MediaTime::ZERO,
             duplex: duplex::Duplex::new(options.echo),
             listen_is_barge_in: false,
+            vocabulary: true,
             interjected: false,
             answers_given: 0,
             speaking: None,
@@ -293,7 +297,8 @@ impl<'a> Sim<'a> {
             Some((r, _)) => (r, Duration::ZERO),
             None => {
                 let started = Instant::now();
-                let r = self.engines.recognize(&self.graph, self.assistant.recognition_prompt.as_deref())?;
+                let prompt = self.assistant.recognition_prompt.as_deref().filter(|_| self.vocabulary);
+                let r = self.engines.recognize(&self.graph, prompt)?;
                 (r, started.elapsed())
             }
         };
@@ -367,6 +372,7 @@ impl<'a> Sim<'a> {
                 }
                 Output::Listen(listen) => {
                     self.report.push(at, SimEvent::Listen { step: listen.step.clone() });
+                    self.vocabulary = crate::assistant::Assistant::vocabulary_for(listen.expect);
                     if std::mem::take(&mut self.listen_is_barge_in) {
                         // The caller is already answering: the turn that barged in.
                         continue;

@@ -25,11 +25,18 @@ pub(crate) fn contoso() -> &'static Assistant {
 }
 
 /// What whisper heard in a single-utterance fixture (all final turns joined), with the tenant's
-/// recognition prompt as a call of that tenant has it.
+/// recognition prompt where a call of that tenant would use it: on answers to the menu, not on
+/// digits or yes/no (`Assistant::vocabulary_for`).
 fn heard(f: &Fixture) -> String {
+    let expect = match category(f).as_str() {
+        "digits" => flow::Expect::Digits,
+        "yes_no" => flow::Expect::YesNo,
+        _ => flow::Expect::Intent,
+    };
+    let prompt = contoso().recognition_prompt.clone().filter(|_| Assistant::vocabulary_for(expect));
     let produced = {
         let mut engines = engines();
-        transcribe_file(&f.file(), &mut engines, &GraphConfig::default(), contoso().recognition_prompt.clone()).unwrap_or_else(|e| panic!("{}: {e}", f.path))
+        transcribe_file(&f.file(), &mut engines, &GraphConfig::default(), prompt).unwrap_or_else(|e| panic!("{}: {e}", f.path))
     };
     finals(&produced).iter().map(|t| t.recognition.text.trim().to_owned()).collect::<Vec<_>>().join(" ")
 }

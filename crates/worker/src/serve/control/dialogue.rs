@@ -357,6 +357,8 @@ impl Control {
             }
             Output::Listen(listen) => {
                 self.sink.emit(call_id, tenant, &json!({"event": "listen", "step": listen.step, "expect": listen.expect}));
+                let on = crate::assistant::Assistant::vocabulary_for(listen.expect);
+                let _ = self.media.send(MediaCommand::Vocabulary { call_id: call_id.to_owned(), on });
             }
             Output::EndTurn => {
                 d.closed_turn = d.current_turn;

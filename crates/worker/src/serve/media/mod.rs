@@ -164,6 +164,9 @@ pub enum MediaCommand {
     /// No more recognition jobs for the call (it went keypad-only): its turns are still
     /// detected, nothing is decoded.
     StopRecognition { call_id: String },
+    /// Whether the call's `recognition_prompt` goes with its next decodes: the dialogue turns
+    /// it off while it collects digits or a yes/no (`Assistant::vocabulary_for`).
+    Vocabulary { call_id: String, on: bool },
     /// A named point after everything queued so far: `MarkReached` when all of it has been sent
     /// (RTP has no marks of its own, so samples sent are what counts).
     Mark { call_id: String, name: String },
@@ -199,6 +202,8 @@ struct Running {
     outputs: Vec<GraphOutput>,
     /// `StopRecognition` came: turns are no longer decoded.
     recognition_off: bool,
+    /// `Vocabulary { on: false }` came: decodes go without the call's recognition prompt.
+    vocabulary_off: bool,
     /// `RecognitionBehind` was sent (once per call).
     behind_reported: bool,
 }
@@ -310,6 +315,7 @@ impl MediaCommand {
             | Self::Complete { call_id, .. }
             | Self::StopPlayback { call_id }
             | Self::StopRecognition { call_id }
+            | Self::Vocabulary { call_id, .. }
             | Self::Mark { call_id, .. }
             | Self::Pause { call_id }
             | Self::Resume { call_id }
@@ -344,6 +350,7 @@ fn apply(c: &mut Running, command: MediaCommand, notices: &Notices) {
             c.playback.complete(id);
         }
         MediaCommand::StopRecognition { .. } => c.recognition_off = true,
+        MediaCommand::Vocabulary { on, .. } => c.vocabulary_off = !on,
         MediaCommand::StopPlayback { .. } => {
             c.playback.flush();
             if let Wire::Stream(w) = &mut c.wire {
@@ -401,6 +408,7 @@ fn start(call: MediaCall) -> Result<Running, String> {
         sending: true,
         outputs: Vec::with_capacity(8),
         recognition_off: false,
+        vocabulary_off: false,
         behind_reported: false,
         call,
     })
@@ -551,7 +559,7 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                 let key = crate::serve::pool::TurnKey { call_id: c.call.call_id.clone(), turn: job.turn.0 };
                 // A speculative decode may decide the turn: it queues with the finals.
                 let is_final = job.kind != JobKind::Partial;
-                match c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone(), reply) {
+                match c.call.pool.submit(key, is_final, audio, c.call.recognition_prompt.clone().filter(|_| !c.vocabulary_off), reply) {
                     // A partial waits for spare capacity (the pool counts the skip).
                     Ok(()) | Err(crate::serve::pool::SubmitError::Busy) => {}
                     Err(e) => {
