@@ -9,6 +9,7 @@
 //! ```sh
 //! cargo run --release -p attendant-benches --example asr_throughput -- 1x2 2x1 --seconds 20
 //! cargo run --release -p attendant-benches --example asr_throughput -- 2x1 --model models/other.bin
+//! cargo run --release -p attendant-benches --example asr_throughput -- 1x1 --prompt "Contoso home internet, ..."
 //! ```
 
 #[path = "../common/mod.rs"]
@@ -37,6 +38,9 @@ struct Args {
     /// `[asr] audio_ctx_margin` for the run (positions).
     #[arg(long)]
     margin: Option<u16>,
+    /// A recognition prompt given with every decode (a tenant's `recognition_prompt`).
+    #[arg(long)]
+    prompt: Option<String>,
 }
 
 fn parse_shape(s: &str) -> Result<(usize, u16), String> {
@@ -78,7 +82,7 @@ fn main() -> Result<(), String> {
     };
     let model = WhisperModel::load(&path).map_err(|e| e.to_string())?;
     let audio = Arc::new(three_seconds());
-    println!("model {}, 3.0 s turn, {} s per shape", path.display(), args.seconds);
+    println!("model {}, 3.0 s turn, {} s per shape, prompt {:?}", path.display(), args.seconds, args.prompt);
     println!("| decoders x threads | decodes/s | per decode p50 / p95 | text |");
     println!("|---|---:|---:|---|");
     for (decoders, threads) in shapes {
@@ -91,11 +95,12 @@ fn main() -> Result<(), String> {
             .map(|_| {
                 let mut decoder = model.decoder(config.clone()).map_err(|e| e.to_string())?;
                 let audio = Arc::clone(&audio);
+                let prompt = args.prompt.clone();
                 Ok(std::thread::spawn(move || {
                     let mut times = Vec::new();
                     let mut text = String::new();
                     while Instant::now() < until {
-                        match decoder.recognize(&audio, None) {
+                        match decoder.recognize(&audio, prompt.as_deref()) {
                             Ok(r) => {
                                 times.push(r.compute);
                                 text = r.text;
