@@ -245,7 +245,7 @@ impl CallGraph {
                     let job = AsrJob { turn, kind: JobKind::Partial, start: self.speech_start, end: frame.end(), same_as_speculative: false };
                     out.push(GraphOutput::Recognize(job));
                 } else if let Some((speech_end, silent)) = self.endpointer.pause() {
-                    if silent == self.speculative_frames {
+                    if self.speculative_frames > 0 && silent == self.speculative_frames {
                         self.job_len = self.samples_until(speech_end);
                         self.speculative_end = Some(speech_end);
                         let turn = TurnId(self.next_turn - 1);

@@ -46,6 +46,14 @@ pub fn run(mut config: ServeConfig, models: &ModelDir) -> anyhow::Result<()> {
             let file = crate::assistant::AssistantFile::load(path, &format!("tenants[{i}].assistant"))?;
             t.graph = Some(file.graph(t.graph.as_ref().unwrap_or(&config.graph)));
             files.push((i, t.name.clone(), file));
+        } else {
+            // A speculative decode pays off only when a dialogue can end the turn on it and
+            // take it as the final. A tenant without one decodes every final anyway, so a
+            // speculative decode doubled its recognition work per turn (at 40 duty-cycle
+            // callers, half the decodes were thrown away and finals were refused).
+            let mut graph = t.graph.as_ref().unwrap_or(&config.graph).clone();
+            graph.speculative_final_ms = 0;
+            t.graph = Some(graph);
         }
     }
     let config = Arc::new(config);

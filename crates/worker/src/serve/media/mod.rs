@@ -486,11 +486,6 @@ fn dispatch(c: &mut Running, sink: &Arc<EventSink>, notices: &tokio::sync::mpsc:
                 sink.emit(&c.call.call_id, &c.call.tenant, &event)
             }
             GraphOutput::Recognize(_) if c.recognition_off => {}
-            // A speculative decode pays off only when a dialogue can end the turn on it and
-            // take it as the final. A transcription-only call has no dialogue: its final is
-            // decoded anyway, so the speculative one doubled the recognition work per turn (at
-            // 40 duty-cycle callers, half the decodes were thrown away and finals were refused).
-            GraphOutput::Recognize(job) if job.kind == JobKind::Speculative && c.call.embedder.is_none() => {}
             GraphOutput::Recognize(job) => {
                 if job.kind == JobKind::Speculative && c.call.embedder.is_some() {
                     let behind = Duration::from_millis(c.media_time.saturating_sub(job.end).as_millis());
